@@ -1,0 +1,264 @@
+"""The experiment's configuration: pydantic models, presets under `workflow/presets/`.
+
+Every default taken from the paper cites its place. A bad config fails at load time
+(before Snakemake schedules any job) with pydantic's message, which names the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PRESETS_DIR = REPO_ROOT / "workflow" / "presets"
+DATA_DIR_ENV = "MOLD_DATA_DIR"
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="File-safe key.")]
+Arch = Literal["llama", "qwen2", "gpt2"]
+RealDataset = Literal["svamp", "singleeq", "asdiv", "gsm8k", "csqa"]
+SL_METHOD_RE = re.compile(r"^sl:(last|\d+)->(last|\d+)$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------- data
+class SyntheticMathSpec(Strict):
+    kind: Literal["synthetic_math"] = "synthetic_math"
+    num_examples: int = Field(ge=1, description="How many problems to generate.")
+    min_steps: int = Field(1, ge=1, le=6, description="Fewest arithmetic steps per problem.")
+    max_steps: int = Field(2, ge=1, le=6, description="Most arithmetic steps per problem.")
+    templates: Literal["base", "alt"] = Field("base", description="Surface template family.")
+    seed: int = Field(description="Generator seed; different splits need different seeds.")
+
+    @model_validator(mode="after")
+    def _steps_ordered(self) -> SyntheticMathSpec:
+        if self.min_steps > self.max_steps:
+            raise ValueError("min_steps must be <= max_steps")
+        return self
+
+
+class SyntheticChoiceSpec(Strict):
+    kind: Literal["synthetic_choice"] = "synthetic_choice"
+    num_examples: int = Field(ge=1, description="How many questions to generate.")
+    split: Literal["train", "test"] = Field(description="Train and test use disjoint question templates' slots.")
+    seed: int = Field(description="Generator seed.")
+
+
+class RealDatasetSpec(Strict):
+    kind: Literal["real"] = "real"
+    name: RealDataset = Field(description="Which benchmark (SPEC §2, paper Table 4).")
+    split: Literal["train", "test"]
+    source: Literal["local", "hub"] = Field(
+        "local", description=f"'local': files laid out like ../shared/data under data_dir (env {DATA_DIR_ENV}); 'hub': HF hub ids."
+    )
+    paper_subset: bool = Field(
+        False, description="SingleEq/ASDiv: seeded sample of the paper's 108 / 406 test sizes (SPEC §2 [choice])."
+    )
+    limit: int | None = Field(None, ge=1, description="Keep the first N examples (tiny presets).")
+
+
+DatasetSpec = Annotated[SyntheticMathSpec | SyntheticChoiceSpec | RealDatasetSpec, Field(discriminator="kind")]
+
+
+class TaskSpec(Strict):
+    """A student's training task: one train set, several test sets (SPEC §2)."""
+
+    answer_kind: Literal["number", "choice"] = Field(description="How answers are parsed and compared.")
+    train: Name = Field(description="Key of the training dataset.")
+    tests: list[Name] = Field(min_length=1, description="Keys of the test datasets.")
+
+
+# ----------------------------------------------------------------------------- models
+class TokenizerSpec(Strict):
+    kind: Literal["hub", "bpe", "unigram"] = Field(
+        description="'hub': the model's own tokenizer; 'bpe' (byte-level, GPT-2 style) or 'unigram' "
+        "(Metaspace, SentencePiece style): trained locally on the preset's training text."
+    )
+    vocab_size: int = Field(512, ge=64, le=300_000, description="Vocabulary size for local training.")
+
+
+class TinyShape(Strict):
+    hidden_size: int = Field(ge=8)
+    num_layers: int = Field(ge=1)
+    num_heads: int = Field(ge=1)
+    intermediate_size: int | None = Field(None, ge=8, description="MLP width (llama/qwen2); gpt2 uses 4x hidden.")
+    num_kv_heads: int | None = Field(None, ge=1, description="Grouped-query heads (llama/qwen2).")
+    max_positions: int = Field(512, ge=16)
+
+
+class TeacherPretrainSpec(Strict):
+    """mini/smoke only: train the tiny teacher from scratch on gold rationales (issue 2 §4)."""
+
+    steps: int = Field(ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    hint_fraction: float = Field(0.3, ge=0, le=1, description="Share of sequences written in the phase-2 hint format.")
+    seed: int = 0
+
+
+class ModelSpec(Strict):
+    arch: Arch = Field(description="Architecture class: LlamaForCausalLM, Qwen2ForCausalLM or GPT2LMHeadModel.")
+    hub_id: str | None = Field(None, description="Hugging Face hub id (real models).")
+    revision: str | None = Field(None, description="Pinned hub commit of hub_id.")
+    tiny: TinyShape | None = Field(None, description="Random-init model of this shape instead of a hub checkpoint.")
+    tokenizer: TokenizerSpec
+    pretrain: TeacherPretrainSpec | None = Field(None, description="Train from scratch before use (tiny teachers).")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="bf16 on GPU for real models (§4).")
+    device_map: Literal["none", "auto"] = Field("none", description="'auto' shards a large teacher over GPUs.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.hub_id is None) == (self.tiny is None):
+            raise ValueError("set exactly one of hub_id or tiny")
+        if self.tiny is None and self.tokenizer.kind != "hub":
+            raise ValueError("hub models use their own tokenizer (tokenizer.kind: hub)")
+        if self.tiny is not None and self.tokenizer.kind == "hub":
+            raise ValueError("tiny models need a locally trained tokenizer (bpe or unigram)")
+        return self
+
+
+# ----------------------------------------------------------------------------- stages
+class GenerationSpec(Strict):
+    """Teacher rationale generation (SPEC §3)."""
+
+    few_shot: int = Field(2, ge=0, le=8, description="Exemplars in the prompt.")
+    max_new_tokens: int = Field(128, ge=1)
+    batch_size: int = Field(16, ge=1)
+    second_phase: bool = Field(True, description="Re-prompt wrong examples with the gold answer as a hint (§3.1).")
+    num_keywords: tuple[int, int] = Field((3, 8), description="Keyword count asked of the teacher for choice tasks (§3.1).")
+
+
+class LossSpec(Strict):
+    alpha: float = Field(0.5, ge=0, le=1, description="Weight of L_pre vs L_exp (Eq. 1, DSS).")
+    molsaki_beta: float = Field(1.0, ge=0, description="Weight of L_att (Eq. 7, §4.1).")
+    mmi_beta: float = Field(0.1, ge=0, description="Weight of L_MMI (BASELINES.md).")
+    tau1: float = Field(0.1, gt=0, description="Teacher layer-weight temperature (§3.3).")
+    tau2: float = Field(0.5, gt=0, description="Student router temperature (§3.3).")
+    router: Literal["shared", "flat"] = Field("shared", description="Student router: one d->1 map, or flat L*d->L (§5 [choice]).")
+
+
+class TrainingSpec(Strict):
+    steps: int = Field(ge=1, description="Optimizer steps (App. F.2: 4000 GPT-2, 2000 TinyLlama).")
+    batch_size: int = Field(16, ge=1, description="Examples per step (App. F.2: 16).")
+    lr: float = Field(5e-5, gt=0, description="AdamW learning rate (App. F.2).")
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(0, ge=0, description="Linear warmup, then linear decay (DSS: none).")
+    max_length: int = Field(256, ge=16, description="Longest training sequence in tokens.")
+    checkpoint_every: int = Field(100, ge=1, description="Steps between resumable checkpoints.")
+    log_every: int = Field(10, ge=1)
+
+
+class EvalSpec(Strict):
+    batch_size: int = Field(32, ge=1)
+    max_gen_tokens: int = Field(16, ge=1, description="Answer length budget for the predict task.")
+    tolerance: float = Field(1e-4, ge=0, description="Numeric tolerance (BASELINES.md [choice]).")
+    limit: int | None = Field(None, ge=1, description="Score only the first N test examples.")
+
+
+class Cues(Strict):
+    predict: str = Field("predict: ", description="DSS task prefix of the answer task.")
+    explain: str = Field("explain: ", description="DSS task prefix of the rationale task.")
+
+
+class PairSpec(Strict):
+    """A teacher -> student pair (paper Table 1 rows)."""
+
+    label: str = Field(description="Shown in tables, e.g. 'Llama3-8B → GPT2-Large'.")
+    rationale_source: Name = Field(description="Model key of the rationale teacher, or 'palm' (shipped DSS rationales).")
+    attention_teacher: Name = Field(description="Model key of the white-box teacher read for attention targets.")
+    student: Name = Field(description="Model key of the student.")
+    training: TrainingSpec
+    tasks: list[Name] = Field(min_length=1)
+    methods: list[str] = Field(min_length=1, description="vanilla, dss, mmi, molsaki, or sl:<t>-><s>.")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, methods: list[str]) -> list[str]:
+        for name in methods:
+            if name not in {"vanilla", "dss", "mmi", "molsaki"} and not SL_METHOD_RE.match(name):
+                raise ValueError(f"unknown method {name!r} (vanilla, dss, mmi, molsaki, sl:<t>-><s>)")
+        if len(set(methods)) != len(methods):
+            raise ValueError("methods repeat")
+        return methods
+
+
+class ExperimentConfig(Strict):
+    name: Name = Field(description="Preset name; results land in results/<name>/.")
+    description: str = ""
+    seeds: list[int] = Field(min_length=1, description="Training seeds (§4: mean of 3).")
+    data_dir: Path | None = Field(None, description=f"Local benchmark folder; overridden by ${DATA_DIR_ENV}.")
+    results_dir: Path = Field(Path("results"), description="Root of all outputs.")
+    datasets: dict[Name, DatasetSpec]
+    tasks: dict[Name, TaskSpec]
+    models: dict[Name, ModelSpec]
+    pairs: dict[Name, PairSpec]
+    generation: GenerationSpec = GenerationSpec()
+    loss: LossSpec = LossSpec()
+    evaluation: EvalSpec = EvalSpec()
+    cues: Cues = Cues()
+    deterministic: bool = Field(True, description="torch deterministic algorithms on.")
+    threads: int = Field(1, ge=1, description="torch intra-op threads per job.")
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> ExperimentConfig:
+        for key, task in self.tasks.items():
+            for ds in [task.train, *task.tests]:
+                if ds not in self.datasets:
+                    raise ValueError(f"tasks.{key}: unknown dataset {ds!r}")
+        for key, pair in self.pairs.items():
+            for role in ("attention_teacher", "student"):
+                if getattr(pair, role) not in self.models:
+                    raise ValueError(f"pairs.{key}.{role}: unknown model {getattr(pair, role)!r}")
+            if pair.rationale_source != "palm" and pair.rationale_source not in self.models:
+                raise ValueError(f"pairs.{key}.rationale_source: unknown model {pair.rationale_source!r}")
+            for task in pair.tasks:
+                if task not in self.tasks:
+                    raise ValueError(f"pairs.{key}.tasks: unknown task {task!r}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds repeat")
+        return self
+
+    @property
+    def root(self) -> Path:
+        return self.results_dir / self.name
+
+    def resolved_data_dir(self) -> Path | None:
+        env = os.environ.get(DATA_DIR_ENV)
+        return Path(env) if env else self.data_dir
+
+
+class ConfigError(ValueError):
+    """A preset that does not validate; the message names the file and the key."""
+
+
+def load_config(path: Path | str, overrides: dict | None = None) -> ExperimentConfig:
+    path = Path(path)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw.update(overrides or {})
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as err:
+        lines = [f"{path}: invalid config"]
+        for e in err.errors():
+            key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+            lines.append(f"  {key}: {e['msg']}")
+        raise ConfigError("\n".join(lines)) from err
+
+
+def preset_path(name: str) -> Path:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in PRESETS_DIR.glob("*.yaml")))
+        raise ConfigError(f"unknown preset {name!r}; known: {known}")
+    return path
+
+
+def load_preset(name: str) -> ExperimentConfig:
+    return load_config(preset_path(name))

@@ -1,0 +1,1 @@
+"""Datasets: one example schema, real loaders, synthetic generators, answer normalisation."""

@@ -1,0 +1,108 @@
+"""File I/O: atomic writes and strict JSONL reading with errors that name file, line and field."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+Record = TypeVar("Record", bound=BaseModel)
+
+
+class DataError(ValueError):
+    """Bad input data, located precisely: file, record (1-based line) and field."""
+
+    def __init__(self, path: Path | str, record: int | str | None, field: str | None, message: str):
+        self.path, self.record, self.field = str(path), record, field
+        where = str(path)
+        if record is not None:
+            where += f", record {record}"
+        if field:
+            where += f", field '{field}'"
+        super().__init__(f"{where}: {message}")
+
+
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path | str, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: Path | str, obj: object) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_jsonl_atomic(path: Path | str, records: Iterable[BaseModel | dict]) -> int:
+    count = 0
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+        for rec in records:
+            row = rec.model_dump(mode="json") if isinstance(rec, BaseModel) else rec
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def read_json(path: Path | str) -> object:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"line {err.lineno}", None, f"invalid JSON: {err.msg}") from err
+
+
+def iter_jsonl_dicts(path: Path | str) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for every non-blank line; a bad line raises DataError."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(path, lineno, None, f"invalid JSON ({err.msg})") from err
+            if not isinstance(obj, dict):
+                raise DataError(path, lineno, None, f"expected a JSON object, got {type(obj).__name__}")
+            yield lineno, obj
+
+
+def read_jsonl(path: Path | str, model: type[Record]) -> list[Record]:
+    """Read every line of `path` as `model`; the first invalid line raises DataError."""
+    records = []
+    for lineno, obj in iter_jsonl_dicts(path):
+        try:
+            records.append(model.model_validate(obj))
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or None
+            raise DataError(path, lineno, field, first["msg"]) from err
+    return records
+
+
+def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,74 @@
+"""Where every artefact lives. Plain functions of the config, used by the Snakefile and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mold.config import ExperimentConfig
+
+
+def method_slug(method: str) -> str:
+    """A file-safe name for a method: 'sl:13->8' -> 'sl_13-8'."""
+    return method.replace(":", "_").replace("->", "-")
+
+
+def dataset_file(cfg: ExperimentConfig, dataset: str) -> Path:
+    return cfg.root / "data" / f"{dataset}.jsonl"
+
+
+def tokenizer_dir(cfg: ExperimentConfig, model: str) -> Path:
+    return cfg.root / "tokenizers" / model
+
+
+def pretrained_teacher_dir(cfg: ExperimentConfig, model: str) -> Path:
+    return cfg.root / "teachers" / model
+
+
+def rationale_file(cfg: ExperimentConfig, source: str, task: str) -> Path:
+    return cfg.root / "rationales" / source / f"{task}.jsonl"
+
+
+def rationale_summary(cfg: ExperimentConfig, source: str, task: str) -> Path:
+    return cfg.root / "rationales" / source / f"{task}.summary.json"
+
+
+def attention_index(cfg: ExperimentConfig, pair: str, task: str) -> Path:
+    return cfg.root / "attention" / pair / task / "index.json"
+
+
+def run_dir(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
+    return cfg.root / "runs" / pair / task / method_slug(method) / f"seed{seed}"
+
+
+def final_model_dir(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
+    return run_dir(cfg, pair, task, method, seed) / "final"
+
+
+def eval_file(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
+    return cfg.root / "eval" / pair / task / method_slug(method) / f"seed{seed}.json"
+
+
+def table_files(cfg: ExperimentConfig, table: str) -> list[Path]:
+    return [cfg.root / f"{table}.{ext}" for ext in ("md", "csv", "tex")]
+
+
+def log_file(cfg: ExperimentConfig, *parts: str) -> Path:
+    return cfg.root / "logs" / Path(*parts).with_suffix(".log")
+
+
+def needs_attention_targets(method: str) -> bool:
+    return method == "molsaki" or method.startswith("sl:")
+
+
+def needs_rationales(method: str) -> bool:
+    return method != "vanilla"
+
+
+def all_eval_files(cfg: ExperimentConfig) -> list[Path]:
+    return [
+        eval_file(cfg, pair_key, task, method, seed)
+        for pair_key, pair in cfg.pairs.items()
+        for task in pair.tasks
+        for method in pair.methods
+        for seed in cfg.seeds
+    ]
