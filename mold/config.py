@@ -177,6 +177,8 @@ class PairSpec(Strict):
     training: TrainingSpec
     tasks: list[Name] = Field(min_length=1)
     methods: list[str] = Field(min_length=1, description="vanilla, dss, mmi, molsaki, or sl:<t>-><s>.")
+    paper_pair: str | None = Field(None, description="Pair id in mold/paper_numbers.csv to show beside ours.")
+    setting: Literal["unified", "hybrid"] = Field("unified", description="Table 3: rationale and attention from one teacher, or not.")
 
     @field_validator("methods")
     @classmethod
@@ -203,6 +205,7 @@ class ExperimentConfig(Strict):
     loss: LossSpec = LossSpec()
     evaluation: EvalSpec = EvalSpec()
     cues: Cues = Cues()
+    table_note: str = Field("", description="Printed under every table title (e.g. what the numbers can mean).")
     deterministic: bool = Field(True, description="torch deterministic algorithms on.")
     threads: int = Field(1, ge=1, description="torch intra-op threads per job.")
 

@@ -1,0 +1,213 @@
+"""The PaLM-540B rationales shipped with Distilling step-by-step (SPEC §3, hybrid setting of
+paper Table 3; BASELINES.md "DSS").
+
+Files (see `../shared/data/{svamp,csqa}/PROVENANCE.md`): `svamp/dss/llm/{split}_CoT_{k}.json` and
+`csqa/dss/llm/{split}_CoT_{k}.json` are JSON arrays of raw few-shot completions, aligned by
+position with the lines of the DSS gold files `svamp/dss/svamp_{split}.json` and
+`csqa/dss/cqa_{split}.json`. As in DSS, a completion is cut at its first `Q:` (the model
+continuing the few-shot prompt) and split at the answer marker (`The answer is` for SVAMP,
+`So the answer is` for CSQA): the rationale is the text before it, the answer the text after.
+
+SVAMP answers are arithmetic expressions such as `(84 / 2).`, evaluated here; CSQA answers read
+`(e) amount to nothing.`, and the letter counts. SPEC §3 keeps a rationale only when the
+teacher's answer equals the gold one, so wrong (and unparsable) ones are counted and dropped.
+Records carry the ids, question text and gold answer of `load_real_dataset` for the same problem.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from mold.config import RealDatasetSpec
+from mold.data.answers import answers_match, format_number
+from mold.data.loaders import load_real_dataset, resolve_data_dir
+from mold.data.schema import CHOICE_LETTERS, Example, RationaleRecord
+from mold.io import DataError, iter_jsonl_dicts, read_json
+
+PalmDataset = Literal["svamp", "csqa"]
+MARKERS: dict[str, str] = {"svamp": "The answer is", "csqa": "So the answer is"}
+GOLD_FILES = {"svamp": "svamp/dss/svamp_{split}.json", "csqa": "csqa/dss/cqa_{split}.json"}
+LLM_DIRS = {"svamp": "svamp/dss/llm", "csqa": "csqa/dss/llm"}
+FAILURE_REASONS = ("no_answer_marker", "empty_rationale", "unparsable_answer", "wrong_answer")
+SPILL_OVER = "Q:"
+# SVAMP.json's `Answer` contradicts its own `Equation` here (1.0 vs ( ( 4.0 - 2.0 ) + 3.0 ) = 5; the
+# equation is right). The loaders keep the file's Answer, so PaLM's correct 5 counts as wrong_answer.
+SVAMP_ANSWER_ERRATA = frozenset({"svamp-chal-680"})
+CHOICE_RE = re.compile(r"\(([A-Za-z])\)")
+BIN_OPS: dict[type, Callable[[float, float], float]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+}
+
+
+class Rejected(Exception):
+    """A completion that yields no usable rationale; `reason` is one of FAILURE_REASONS."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ----------------------------------------------------------------------------- parsing
+def split_completion(raw: str, marker: str) -> tuple[str, str]:
+    """(rationale, answer text) of one completion, cut at the first `Q:` and the first marker."""
+    head = raw.split(SPILL_OVER, 1)[0]
+    at = head.find(marker)
+    if at < 0:
+        raise Rejected("no_answer_marker")
+    rationale, answer = head[:at].strip(), head[at + len(marker):].strip()
+    if not rationale:
+        raise Rejected("empty_rationale")
+    return rationale, answer
+
+
+def eval_arithmetic(expression: str) -> float:
+    """Value of `+ - * /` arithmetic on numbers; anything else (names, commas, `=`) is rejected."""
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", expression.replace("$", ""))
+    try:
+        return _eval_node(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ValueError, ZeroDivisionError) as err:
+        raise ValueError(f"not arithmetic: {expression!r}") from err
+
+
+def _eval_node(node: ast.AST) -> float:
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _eval_node(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in BIN_OPS:
+        return BIN_OPS[type(node.op)](_eval_node(node.left), _eval_node(node.right))
+    raise ValueError(f"unsupported expression node {type(node).__name__}")
+
+
+def svamp_answer(answer_text: str) -> str:
+    """`(84 / 2).` -> `42`."""
+    try:
+        return format_number(eval_arithmetic(answer_text.rstrip(". ")))
+    except ValueError as err:
+        raise Rejected("unparsable_answer") from err
+
+
+def csqa_answer(answer_text: str, choices: list[str]) -> str:
+    """`(e) amount to nothing.` -> `E`; without a letter, a choice's exact text names it."""
+    letters = CHOICE_LETTERS[: len(choices)]
+    match = CHOICE_RE.match(answer_text)
+    if match is not None:
+        letter = match.group(1).upper()
+        if letter in letters:
+            return letter
+        raise Rejected("unparsable_answer")
+    text = answer_text.rstrip(". ").strip().lower()
+    for letter, choice in zip(letters, choices):
+        if text == choice.lower():
+            return letter
+    raise Rejected("unparsable_answer")
+
+
+def parse_completion(dataset: PalmDataset, raw: str, example: Example) -> tuple[str, str]:
+    """(rationale, normalised answer) or Rejected."""
+    rationale, answer_text = split_completion(raw, MARKERS[dataset])
+    if dataset == "svamp":
+        return rationale, svamp_answer(answer_text)
+    return rationale, csqa_answer(answer_text, example.choices or [])
+
+
+# ----------------------------------------------------------------------------- files and alignment
+def read_completions(root: Path, dataset: PalmDataset, split: str) -> list[str]:
+    """All `{split}_CoT_{k}.json` of the dataset, concatenated in order of k."""
+    folder = root / LLM_DIRS[dataset]
+    paths = sorted(folder.glob(f"{split}_CoT_*.json"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    if not paths:
+        raise FileNotFoundError(f"{folder}: no {split}_CoT_*.json files")
+    completions: list[str] = []
+    for path in paths:
+        items = read_json(path)
+        if not isinstance(items, list):
+            raise DataError(path, None, None, f"expected a JSON array of strings, got {type(items).__name__}")
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise DataError(path, f"#{i}", None, f"expected a string, got {type(item).__name__}")
+        completions.extend(items)
+    return completions
+
+
+def question_key(text: str) -> str:
+    """DSS joins SVAMP's Body and Question by a newline, the loaders by a space."""
+    return " ".join(text.split())
+
+
+def gold_field(path: Path, line: int, row: dict, field: str) -> str:
+    value = row.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(path, line, field, "missing or not a non-empty string")
+    return value
+
+
+def align_svamp(path: Path, examples: list[Example]) -> list[Example]:
+    """DSS SVAMP lines -> loader examples, matched by question text; the DSS equation label
+    must evaluate to the example's answer (except SVAMP_ANSWER_ERRATA)."""
+    by_text = {question_key(ex.question): ex for ex in examples}
+    aligned = []
+    for line, row in iter_jsonl_dicts(path):
+        ex = by_text.get(question_key(gold_field(path, line, row, "input")))
+        if ex is None:
+            raise DataError(path, line, "input", "no SVAMP problem of this split has this text")
+        label = gold_field(path, line, row, "label")
+        if ex.id not in SVAMP_ANSWER_ERRATA and not answers_match(format_number(eval_arithmetic(label)), ex.answer, "number"):
+            raise DataError(path, line, "label", f"{label} does not evaluate to {ex.id}'s answer {ex.answer}")
+        aligned.append(ex)
+    return aligned
+
+
+def align_csqa(path: Path, examples: list[Example]) -> list[Example]:
+    """DSS CQA lines -> loader examples, matched by CSQA id; the DSS answer text must be the
+    text of the gold letter."""
+    by_id = {ex.id: ex for ex in examples}
+    aligned = []
+    for line, row in iter_jsonl_dicts(path):
+        ex = by_id.get(f"csqa-{gold_field(path, line, row, 'id')}")
+        if ex is None:
+            raise DataError(path, line, "id", "no CSQA question of this split has this id")
+        gold_text = (ex.choices or [])[CHOICE_LETTERS.index(ex.answer)]
+        if gold_field(path, line, row, "answer").strip() != gold_text:
+            raise DataError(path, line, "answer", f"expected {gold_text!r}, the text of {ex.id}'s answer {ex.answer}")
+        aligned.append(ex)
+    return aligned
+
+
+# ----------------------------------------------------------------------------- entry point
+def load_palm_rationales(
+    dataset: PalmDataset, split: Literal["train", "test"], data_dir: Path | str | None
+) -> tuple[list[RationaleRecord], dict[str, int]]:
+    """PaLM rationales whose answer equals the gold answer (SPEC §3), as phase-0 records in DSS
+    file order, and the count of dropped completions by reason (FAILURE_REASONS)."""
+    if dataset not in MARKERS:
+        raise ValueError(f"PaLM rationales exist for {sorted(MARKERS)}, not {dataset!r}")
+    root = resolve_data_dir(data_dir)
+    examples = load_real_dataset(RealDatasetSpec(name=dataset, split=split), root)
+    gold_path = root / GOLD_FILES[dataset].format(split=split)
+    aligned = (align_svamp if dataset == "svamp" else align_csqa)(gold_path, examples)
+    completions = read_completions(root, dataset, split)
+    if len(completions) != len(aligned):
+        raise DataError(root / LLM_DIRS[dataset], None, None,
+                        f"{len(completions)} {split} completions for {len(aligned)} lines of {gold_path.name}")
+    kind = "number" if dataset == "svamp" else "choice"
+    failures: Counter[str] = Counter({reason: 0 for reason in FAILURE_REASONS})
+    records = []
+    for ex, raw in zip(aligned, completions):
+        try:
+            rationale, answer = parse_completion(dataset, raw, ex)
+            if not answers_match(answer, ex.answer, kind):
+                raise Rejected("wrong_answer")
+        except Rejected as rejected:
+            failures[rejected.reason] += 1
+            continue
+        records.append(RationaleRecord(id=ex.id, question=ex.question, answer=ex.answer, rationale=rationale,
+                                       keywords=None, phase=0, source="palm"))
+    return records, dict(failures)

@@ -1,0 +1,1 @@
+"""Distillation: sequence encoding, losses, the method registry and the stage driver."""

@@ -1,0 +1,1 @@
+"""Scoring students: lm-eval task folders, the scoring hook, and the evaluation adapter."""

@@ -1,0 +1,64 @@
+"""Build or load causal LMs of the three architecture classes the paper uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
+
+from mold.config import ModelSpec, TinyShape
+
+ARCH_CLASSES = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM), "gpt2": (GPT2Config, GPT2LMHeadModel)}
+
+
+def tiny_config(arch: str, shape: TinyShape, tokenizer: PreTrainedTokenizerBase):
+    """A config of the real architecture class, sized by `shape`, for `tokenizer`'s vocabulary."""
+    special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
+    if arch == "gpt2":
+        return GPT2Config(
+            vocab_size=len(tokenizer), n_embd=shape.hidden_size, n_layer=shape.num_layers, n_head=shape.num_heads,
+            n_positions=shape.max_positions, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **special,
+        )
+    config_cls = ARCH_CLASSES[arch][0]
+    return config_cls(
+        vocab_size=len(tokenizer), hidden_size=shape.hidden_size, num_hidden_layers=shape.num_layers,
+        num_attention_heads=shape.num_heads, num_key_value_heads=shape.num_kv_heads or shape.num_heads,
+        intermediate_size=shape.intermediate_size or 4 * shape.hidden_size,
+        max_position_embeddings=shape.max_positions, tie_word_embeddings=True, **special,
+    )
+
+
+def build_tiny_model(spec: ModelSpec, tokenizer: PreTrainedTokenizerBase, seed: int, attn_implementation: str = "sdpa") -> PreTrainedModel:
+    """A random-init model of `spec.arch` (seeded)."""
+    if spec.tiny is None:
+        raise ValueError("build_tiny_model needs a model spec with `tiny`")
+    torch.manual_seed(seed)
+    config = tiny_config(spec.arch, spec.tiny, tokenizer)
+    config._attn_implementation = attn_implementation
+    return ARCH_CLASSES[spec.arch][1](config)
+
+
+def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_implementation: str = "sdpa") -> PreTrainedModel:
+    """Load a checkpoint: `local_dir` (a saved tiny or trained model) or `spec.hub_id@revision`."""
+    source = str(local_dir) if local_dir is not None else spec.hub_id
+    kwargs = {"attn_implementation": attn_implementation, "dtype": getattr(torch, spec.dtype)}
+    if local_dir is None:
+        kwargs["revision"] = spec.revision
+    if spec.device_map == "auto":
+        kwargs["device_map"] = "auto"
+    return AutoModelForCausalLM.from_pretrained(source, **kwargs)
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

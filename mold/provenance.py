@@ -1,0 +1,53 @@
+"""Provenance stamped beside every artefact: config, versions, git, device, seeds, input hashes."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+
+from mold.config import REPO_ROOT, ExperimentConfig
+from mold.io import sha256_file
+
+PACKAGES = ("mold", "torch", "transformers", "tokenizers", "datasets", "lm-eval", "accelerate", "safetensors", "pydantic", "snakemake")
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_describe() -> str | None:
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def device_name() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def provenance(cfg: ExperimentConfig, inputs: list[Path] | None = None, **extra) -> dict:
+    """Everything needed to tell where a result came from."""
+    return {
+        "config": cfg.model_dump(mode="json"),
+        "git": git_describe(),
+        "versions": package_versions(),
+        "python": platform.python_version(),
+        "device": device_name(),
+        "inputs": {str(p): sha256_file(p) for p in (inputs or []) if Path(p).is_file()},
+        **extra,
+    }

@@ -1,0 +1,82 @@
+"""Rationale generation with HF `generate`: two phases, parsing and the correctness filter (SPEC §3)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from mold.config import GenerationSpec
+from mold.console import progress
+from mold.data.schema import Example, RationaleRecord
+from mold.teacher.parse import Dropped, check_reply
+from mold.teacher.prompts import Exemplar, build_prompt
+
+
+@torch.no_grad()
+def generate_replies(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
+                     max_new_tokens: int, batch_size: int, description: str) -> list[str]:
+    """Greedy continuations of `prompts`, batched by similar length, in input order."""
+    tokenizer.padding_side = "left"
+    device = next(model.parameters()).device
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    replies: list[str] = [""] * len(prompts)
+    model.eval()
+    with progress(description, total=len(prompts)) as advance:
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            enc = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True).to(device)
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                                 stop_strings=["\n\n"], tokenizer=tokenizer)
+            texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+            for i, text in zip(chunk, texts):
+                replies[i] = text
+            advance(len(chunk))
+    return replies
+
+
+@dataclass
+class TeacherOutcome:
+    kept: list[RationaleRecord] = field(default_factory=list)
+    dropped: list[dict] = field(default_factory=list)  # every dropped reply, with its reason
+
+    def summary(self, total: int) -> dict:
+        phases = Counter(r.phase for r in self.kept)
+        reasons = Counter(d["reason"] for d in self.dropped if d["final"])
+        phase1 = Counter(d["reason"] for d in self.dropped if d["phase"] == 1)
+        return {"total": total, "kept": len(self.kept), "kept_phase1": phases[1], "kept_phase2": phases[2],
+                "dropped": sum(reasons.values()), "dropped_by_reason": dict(reasons), "phase1_failures_by_reason": dict(phase1)}
+
+
+def _record(example: Example, parsed, phase: int, source: str) -> RationaleRecord:
+    return RationaleRecord(id=example.id, question=example.question, answer=example.answer, rationale=parsed.rationale,
+                           keywords=list(parsed.keywords) or None, phase=phase, source=source)
+
+
+def run_teacher(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: list[Example], exemplars: list[Exemplar],
+                answer_kind: str, spec: GenerationSpec, source: str, tolerance: float = 1e-4) -> TeacherOutcome:
+    """Phase 1: plain prompt. Phase 2 (SPEC §3): the failures again, with the gold answer as a hint."""
+    want_keywords = answer_kind == "choice"
+    outcome = TeacherOutcome()
+    pending = examples
+    phases = (1, 2) if spec.second_phase else (1,)
+    for phase in phases:
+        prompts = [build_prompt(e.question, exemplars, answer_kind, hint=e.answer if phase == 2 else None,
+                                num_keywords=spec.num_keywords) for e in pending]
+        replies = generate_replies(model, tokenizer, prompts, spec.max_new_tokens, spec.batch_size, f"teacher phase {phase}")
+        failed = []
+        for example, reply in zip(pending, replies):
+            result = check_reply(reply, example.answer, answer_kind, want_keywords, tolerance)
+            if isinstance(result, Dropped):
+                failed.append(example)
+                outcome.dropped.append({"id": example.id, "phase": phase, "reason": result.reason, "detail": result.detail,
+                                        "reply": reply, "final": phase == phases[-1]})
+            else:
+                outcome.kept.append(_record(example, result, phase, source))
+        pending = failed
+    order = {e.id: i for i, e in enumerate(examples)}
+    outcome.kept.sort(key=lambda r: order[r.id])
+    return outcome

@@ -1,0 +1,80 @@
+"""Few-shot prompts for the rationale teacher (SPEC §3, paper App. F.3 / B.2).
+
+One format for every teacher, hub or tiny:
+
+    Q: <question>
+    [Hint: the answer is <gold>.]          (phase 2 only)
+    A: [Keywords: k1, k2, k3.]<rationale> The answer is <answer>.
+
+Choice tasks ask for 3–8 keywords that matter for the reasoning; they become the
+example's critical words. The tiny offline teachers are trained on exactly these prompts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mold.data.schema import Example
+
+PROMPT_VERSION = "mold-prompts-v1"
+INSTRUCTIONS = {
+    "number": "Answer each question step by step, one short sentence per step. End with 'The answer is N.'",
+    "choice": "List {lo} to {hi} keywords that matter for the reasoning, explain step by step, and end with 'The answer is (X).'",
+}
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    question: str
+    rationale: str
+    answer: str
+    keywords: tuple[str, ...] = ()
+
+
+# Written for this project (not taken from the paper): used when a train set has no gold rationales.
+BUILTIN_EXEMPLARS = {
+    "number": [
+        Exemplar("Ann has 5 pencils. She buys 3 more pencils. How many pencils does Ann have now?",
+                 "Ann starts with 5 pencils. 5 + 3 = 8. So Ann has 8 pencils.", "8"),
+        Exemplar("A baker made 24 cakes. He sold 9 cakes in the morning and 6 cakes in the afternoon. How many cakes are left?",
+                 "The baker sold 9 + 6 = 15 cakes. 24 - 15 = 9. So 9 cakes are left.", "9"),
+        Exemplar("There are 4 boxes with 7 toys in each box. How many toys are there?",
+                 "Each box has 7 toys. 4 * 7 = 28. So there are 28 toys.", "28"),
+        Exemplar("Sam had 30 dollars. He spent 12 dollars on a book and then earned 5 dollars. How many dollars does Sam have?",
+                 "Sam spent 12 dollars, so 30 - 12 = 18. Then he earned 5 dollars, so 18 + 5 = 23. So Sam has 23 dollars.", "23"),
+    ],
+    "choice": [
+        Exemplar("Where would you keep milk so it stays fresh? Answer choices: (A) fridge, (B) oven, (C) garden, (D) closet, (E) car.",
+                 "Milk must stay cold to stay fresh. A fridge keeps food cold.", "A", ("milk", "cold", "fridge")),
+        Exemplar("What do people use to cut paper? Answer choices: (A) spoon, (B) pillow, (C) scissors, (D) bucket, (E) rope.",
+                 "Cutting paper needs a sharp tool. Scissors have sharp blades for paper.", "C", ("cut", "paper", "scissors")),
+    ],
+}
+
+
+def format_reply(rationale: str, answer: str, answer_kind: str, keywords: tuple[str, ...] | list[str] = ()) -> str:
+    """The teacher's reply in the prompt format (used for exemplars and tiny-teacher training)."""
+    shown = f"({answer})" if answer_kind == "choice" else answer
+    head = f"Keywords: {', '.join(keywords)}. " if keywords else ""
+    return f"{head}{rationale} The answer is {shown}."
+
+
+def exemplars_for(train: list[Example], answer_kind: str, k: int) -> list[Exemplar]:
+    """The first `k` training examples with gold rationales, else the built-in exemplars."""
+    gold = [e for e in train if e.rationale]
+    if len(gold) >= k:
+        return [Exemplar(e.question, e.rationale or "", e.answer, tuple(e.keywords or ())) for e in gold[:k]]
+    return BUILTIN_EXEMPLARS[answer_kind][:k]
+
+
+def build_prompt(question: str, exemplars: list[Exemplar], answer_kind: str,
+                 hint: str | None = None, num_keywords: tuple[int, int] = (3, 8)) -> str:
+    """Instruction, exemplars, then the question (with the gold answer as a hint in phase 2)."""
+    lo, hi = num_keywords
+    parts = [INSTRUCTIONS[answer_kind].format(lo=lo, hi=hi)]
+    for ex in exemplars:
+        parts.append(f"Q: {ex.question}\nA: {format_reply(ex.rationale, ex.answer, answer_kind, ex.keywords)}")
+    shown_hint = f"({hint})" if hint is not None and answer_kind == "choice" else hint
+    hint_line = f"Hint: the answer is {shown_hint}.\n" if hint is not None else ""
+    parts.append(f"Q: {question}\n{hint_line}A:")
+    return "\n\n".join(parts)

@@ -1,0 +1,18 @@
+rule prepare_data:
+    output:
+        f"{ROOT}/data/{{dataset}}.jsonl",
+    log:
+        f"{ROOT}/logs/prepare_data/{{dataset}}.log",
+    shell:
+        mold("prepare-data", "--dataset {wildcards.dataset}") + " > {log} 2>&1"
+
+
+rule train_tokenizer:
+    input:
+        plan.train_datasets(CFG),
+    output:
+        f"{ROOT}/tokenizers/{{model}}/tokenizer.json",
+    log:
+        f"{ROOT}/logs/train_tokenizer/{{model}}.log",
+    shell:
+        mold("train-tokenizer", "--model {wildcards.model}") + " > {log} 2>&1"

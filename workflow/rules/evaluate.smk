@@ -1,0 +1,14 @@
+rule evaluate_student:
+    input:
+        lambda w: plan.evaluate_inputs(CFG, w.pair, w.task, w.method, int(w.seed)),
+    output:
+        f"{ROOT}/eval/{{pair}}/{{task}}/{{method}}/seed{{seed}}.json",
+    params:
+        method=lambda w: plan.method_from_slug(CFG, w.pair, w.method),
+    log:
+        f"{ROOT}/logs/evaluate_student/{{pair}}/{{task}}/{{method}}/seed{{seed}}.log",
+    threads: THREADS
+    resources:
+        gpu=1,
+    shell:
+        mold("evaluate", "--pair {wildcards.pair} --task {wildcards.task} --method '{params.method}' --seed {wildcards.seed}") + " > {log} 2>&1"
