@@ -77,9 +77,9 @@ class TaskSpec(Strict):
 
 # ----------------------------------------------------------------------------- models
 class TokenizerSpec(Strict):
-    kind: Literal["hub", "bpe", "unigram"] = Field(
-        description="'hub': the model's own tokenizer; 'bpe' (byte-level, GPT-2 style) or 'unigram' "
-        "(Metaspace, SentencePiece style): trained locally on the preset's training text."
+    kind: Literal["hub", "bpe", "sentencepiece"] = Field(
+        description="'hub': the model's own tokenizer; 'bpe' (byte-level, GPT-2 style) or 'sentencepiece' "
+        "(Metaspace BPE, Llama-2 style): trained locally on the preset's training text."
     )
     vocab_size: int = Field(512, ge=64, le=300_000, description="Vocabulary size for local training.")
 
@@ -120,7 +120,7 @@ class ModelSpec(Strict):
         if self.tiny is None and self.tokenizer.kind != "hub":
             raise ValueError("hub models use their own tokenizer (tokenizer.kind: hub)")
         if self.tiny is not None and self.tokenizer.kind == "hub":
-            raise ValueError("tiny models need a locally trained tokenizer (bpe or unigram)")
+            raise ValueError("tiny models need a locally trained tokenizer (bpe or sentencepiece)")
         return self
 
 
@@ -152,7 +152,13 @@ class TrainingSpec(Strict):
     warmup_steps: int = Field(0, ge=0, description="Linear warmup, then linear decay (DSS: none).")
     max_length: int = Field(256, ge=16, description="Longest training sequence in tokens.")
     checkpoint_every: int = Field(100, ge=1, description="Steps between resumable checkpoints.")
-    log_every: int = Field(10, ge=1)
+    log_every: int = Field(10, ge=1, description="Steps per logged (averaged) history entry.")
+
+    @model_validator(mode="after")
+    def _checkpoints_on_log_boundaries(self) -> TrainingSpec:
+        if self.checkpoint_every % self.log_every:
+            raise ValueError("checkpoint_every must be a multiple of log_every (resumed logs stay exact)")
+        return self
 
 
 class EvalSpec(Strict):

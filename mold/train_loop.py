@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
@@ -55,7 +55,7 @@ def _save_checkpoint(run_dir: Path, model: nn.Module, extra: dict[str, nn.Module
     ckpt = run_dir / f"checkpoint-{state.step}"
     shutil.rmtree(ckpt, ignore_errors=True)
     ckpt.mkdir(parents=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, ckpt / "model.safetensors")
+    save_model(model, str(ckpt / "model.safetensors"))  # handles tied embeddings
     for name, module in extra.items():
         save_file({k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}, ckpt / f"{name}.safetensors")
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state()}, ckpt / "trainer_state.pt")
@@ -72,7 +72,7 @@ def _load_checkpoint(run_dir: Path, model: nn.Module, extra: dict[str, nn.Module
         return TrainState()
     ckpt = run_dir / pointer.read_text().strip()
     device = next(model.parameters()).device
-    model.load_state_dict(load_file(ckpt / "model.safetensors", device=str(device)), strict=False)
+    load_model(model, str(ckpt / "model.safetensors"), device=str(device))
     for name, module in extra.items():
         module.load_state_dict(load_file(ckpt / f"{name}.safetensors", device=str(device)))
     trainer = torch.load(ckpt / "trainer_state.pt", weights_only=True, map_location=device)

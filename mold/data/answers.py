@@ -14,7 +14,9 @@ AnswerKind = Literal["number", "choice"]
 
 NUMBER_RE = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?|-?\.\d+")
 ANSWER_MARKER_RE = re.compile(r"answer is\s*:?\s*", re.IGNORECASE)
-LETTER_RE = re.compile(r"\(([A-H])\)|\b([A-H])\b")
+PAREN_LETTER_RE = re.compile(r"\(([A-Ha-h])\)")
+LEADING_LETTER_RE = re.compile(r"^([A-Ha-h])[).:]")
+BARE_LETTER_RE = re.compile(r"\b([A-H])\b")
 
 
 def parse_number(text: str) -> float | None:
@@ -44,11 +46,11 @@ def normalize_choice(text: str, num_choices: int = 5) -> str | None:
     stripped = text.strip()
     if len(stripped) == 1 and stripped.isalpha():
         letter = stripped.upper()
-    else:
-        match = LETTER_RE.search(stripped.upper())
+    else:  # "(c)" or "c)" first; a bare letter only in capitals, so the article "a" is not choice A
+        match = PAREN_LETTER_RE.search(stripped) or LEADING_LETTER_RE.match(stripped) or BARE_LETTER_RE.search(stripped)
         if match is None:
             return None
-        letter = match.group(1) or match.group(2)
+        letter = match.group(1).upper()
     return letter if ord(letter) - ord("A") < num_choices else None
 
 

@@ -4,7 +4,7 @@ Local mode reads files laid out as in `../shared/data` (see its README and PROVE
 
 | name | split | file | count |
 |---|---|---|---|
-| svamp | train / test | `svamp/SVAMP.json`, DSS split (numpy `RandomState(0)` permutation, first 800 train) | 800 / 200 |
+| svamp | train / test | `svamp/SVAMP.json`, DSS split (`RandomState(0)` permutation, first 800 train) | 800 / 200 |
 | singleeq | test | `singleeq/questions.json` | 508 |
 | asdiv | test | `asdiv/ASDiv.xml`, the ASDiv-A ids of `asdiv/nfolds_ids.json`, answers made open-ended | 1218 |
 | gsm8k | test (train) | `gsm8k/test.jsonl` (`train.jsonl`) | 1319 (7473) |
@@ -184,7 +184,7 @@ def csqa_hub_example(rec: Rec) -> Example:
 
 
 # ----------------------------------------------------------------------------- splits
-def dss_svamp_split(records: list[Any], split: str) -> list[Any]:
+def dss_svamp_split(records: list[Example], split: str) -> list[Example]:
     """DSS's SVAMP split: `RandomState(0).permutation(1000)`, first 800 train (SPEC §2)."""
     if len(records) != SVAMP_SIZE:
         raise ValueError(f"SVAMP needs all {SVAMP_SIZE} problems in SVAMP.json order, got {len(records)}")
@@ -251,7 +251,7 @@ def load_local(name: str, split: str, root: Path) -> list[Example]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: missing; data_dir must be laid out like ../shared/data (SPEC §2)")
     if name == "svamp":
-        return [svamp_example(rec) for rec in dss_svamp_split(json_array_recs(path), split)]
+        return dss_svamp_split([svamp_example(rec) for rec in json_array_recs(path)], split)
     if name == "singleeq":
         return [singleeq_example(rec) for rec in json_array_recs(path)]
     if name == "asdiv":
@@ -314,7 +314,7 @@ def load_hub(name: str, split: str) -> list[Example]:
         for i, row in enumerate(hub_rows(source, hub_split))
     ]
     if name == "svamp":
-        return [svamp_example(rec) for rec in dss_svamp_split(svamp_hub_order(recs), split)]
+        return dss_svamp_split([svamp_example(rec) for rec in svamp_hub_order(recs)], split)
     if name == "gsm8k":
         return [gsm8k_example(rec, split, i) for i, rec in enumerate(recs)]
     mapper: Callable[[Rec], Example] = csqa_hub_example if name == "csqa" else asdiv_calc_example

@@ -149,27 +149,37 @@ def gold_field(path: Path, line: int, row: dict, field: str) -> str:
     return value
 
 
+def append_once(aligned: dict[str, Example], ex: Example, path: Path, line: int, field: str) -> None:
+    if ex.id in aligned:
+        raise DataError(path, line, field, f"{ex.id} appears on two lines")
+    aligned[ex.id] = ex
+
+
 def align_svamp(path: Path, examples: list[Example]) -> list[Example]:
     """DSS SVAMP lines -> loader examples, matched by question text; the DSS equation label
     must evaluate to the example's answer (except SVAMP_ANSWER_ERRATA)."""
     by_text = {question_key(ex.question): ex for ex in examples}
-    aligned = []
+    aligned: dict[str, Example] = {}  # insertion order = line order
     for line, row in iter_jsonl_dicts(path):
         ex = by_text.get(question_key(gold_field(path, line, row, "input")))
         if ex is None:
             raise DataError(path, line, "input", "no SVAMP problem of this split has this text")
         label = gold_field(path, line, row, "label")
-        if ex.id not in SVAMP_ANSWER_ERRATA and not answers_match(format_number(eval_arithmetic(label)), ex.answer, "number"):
+        try:
+            value = format_number(eval_arithmetic(label))
+        except ValueError as err:
+            raise DataError(path, line, "label", str(err)) from err
+        if ex.id not in SVAMP_ANSWER_ERRATA and not answers_match(value, ex.answer, "number"):
             raise DataError(path, line, "label", f"{label} does not evaluate to {ex.id}'s answer {ex.answer}")
-        aligned.append(ex)
-    return aligned
+        append_once(aligned, ex, path, line, "input")
+    return list(aligned.values())
 
 
 def align_csqa(path: Path, examples: list[Example]) -> list[Example]:
     """DSS CQA lines -> loader examples, matched by CSQA id; the DSS answer text must be the
     text of the gold letter."""
     by_id = {ex.id: ex for ex in examples}
-    aligned = []
+    aligned: dict[str, Example] = {}  # insertion order = line order
     for line, row in iter_jsonl_dicts(path):
         ex = by_id.get(f"csqa-{gold_field(path, line, row, 'id')}")
         if ex is None:
@@ -177,8 +187,8 @@ def align_csqa(path: Path, examples: list[Example]) -> list[Example]:
         gold_text = (ex.choices or [])[CHOICE_LETTERS.index(ex.answer)]
         if gold_field(path, line, row, "answer").strip() != gold_text:
             raise DataError(path, line, "answer", f"expected {gold_text!r}, the text of {ex.id}'s answer {ex.answer}")
-        aligned.append(ex)
-    return aligned
+        append_once(aligned, ex, path, line, "id")
+    return list(aligned.values())
 
 
 # ----------------------------------------------------------------------------- entry point

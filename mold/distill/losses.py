@@ -31,14 +31,13 @@ def _max_pooled_target_probs(logits: torch.Tensor, labels: torch.Tensor) -> torc
     """Per sequence, max over target-predicting positions of the softmax -> (B, V).
 
     Positions are gathered before the softmax (BASELINES.md: a full B×T×V softmax is wasteful).
+    A sequence without target positions pools to zeros (it then adds nothing to the loss).
     """
     logits, labels = shift_for_next_token(logits, labels)
     pooled = []
     for row in range(logits.shape[0]):
         rows = logits[row][labels[row] != IGNORE].float()  # (T_target, V)
-        if rows.shape[0] == 0:
-            rows = logits[row][-1:].float()
-        pooled.append(rows.softmax(-1).max(dim=0).values)
+        pooled.append(rows.softmax(-1).max(dim=0).values if rows.shape[0] else logits.new_zeros(logits.shape[-1]).float())
     return torch.stack(pooled)
 
 
@@ -49,4 +48,6 @@ def mmi_loss(predict_logits: torch.Tensor, predict_labels: torch.Tensor,
     with torch.no_grad():
         u = _max_pooled_target_probs(predict_logits.detach(), predict_labels)
     w = _max_pooled_target_probs(explain_logits, explain_labels)
-    return (u * (torch.logsumexp(w, dim=-1, keepdim=True) - w)).sum(-1).mean()
+    per_row = (u * (torch.logsumexp(w, dim=-1, keepdim=True) - w)).sum(-1)  # (B,)
+    valid = (predict_labels[:, 1:] != IGNORE).any(-1) & (explain_labels[:, 1:] != IGNORE).any(-1)
+    return per_row[valid].mean() if valid.any() else per_row.sum() * 0.0

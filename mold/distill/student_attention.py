@@ -55,10 +55,38 @@ def group_matrices(groups: list[list[list[int]]], length: int, device: torch.dev
     return member, mask
 
 
-def stepwise_from_layers(attentions: tuple[torch.Tensor, ...] | list[torch.Tensor], steps: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-    """A_l[a, b] = Σ_{i∈a, j∈b} I_l[i, j] (§3.2) for every layer, heads averaged: (B, L, N1, N2)."""
-    per_layer = []
-    for attn in attentions:  # (B, H, T, T)
-        head_mean = attn.mean(dim=1)  # (B, T, T)
-        per_layer.append(steps @ head_mean @ words.transpose(1, 2))  # (B, N1, T)(B, T, T)(B, T, N2)
-    return torch.stack(per_layer, dim=1)
+def attention_modules(model: nn.Module) -> list[nn.Module]:
+    """Each layer's attention module, in layer order (LlamaAttention, Qwen2Attention, GPT2Attention)."""
+    found = [m for _, m in model.named_modules() if type(m).__name__.endswith("Attention")]
+    if not found:
+        raise ValueError(f"no attention modules found in {type(model).__name__}")
+    return found
+
+
+@contextmanager
+def capture_stepwise(model: nn.Module, steps: torch.Tensor, words: torch.Tensor) -> Iterator[list[torch.Tensor]]:
+    """Reduce each layer's attention probabilities to A_l (B, N1, N2) as the layer runs (§3.2).
+
+    `steps` (B, N1, T) and `words` (B, N2, T) are 0/1 membership matrices. The hook drops
+    the (B, H, T, T) map from the layer's output right away, so a no-grad pass never holds
+    more than one layer's map; with grad, autograd keeps what backward needs.
+    Needs eager attention (the only implementation that materialises the probabilities).
+    """
+    maps: list[torch.Tensor] = []
+    handles = []
+
+    def hook(_mod, _inp, out):
+        attn_output, probs = out[0], out[1]
+        if probs is None:
+            raise RuntimeError("attention probabilities not returned: load the model with attn_implementation='eager'")
+        head_mean = probs.mean(dim=1).to(steps.dtype)  # (B, H, T, T) -> (B, T, T)
+        maps.append(steps @ head_mean @ words.transpose(1, 2))  # (B, N1, T)(B, T, T)(B, T, N2)
+        return (attn_output, None, *out[2:])
+
+    for module in attention_modules(model):
+        handles.append(module.register_forward_hook(hook))
+    try:
+        yield maps
+    finally:
+        for handle in handles:
+            handle.remove()

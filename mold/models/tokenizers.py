@@ -1,7 +1,7 @@
 """Tokenizers trained locally with `tokenizers` (offline presets) or loaded from the hub.
 
 Two styles, so that teacher and student split text differently as in the paper's pairs:
-'bpe' is GPT-2's byte-level BPE; 'unigram' is a SentencePiece-style Unigram with Metaspace
+'bpe' is GPT-2's byte-level BPE; 'sentencepiece' is a BPE over Metaspace-marked words
 (Llama-2/TinyLlama style). Both split digits one by one, which tiny models need for arithmetic.
 """
 
@@ -37,19 +37,20 @@ def _byte_level_bpe(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     return tok
 
 
-def _metaspace_unigram(texts: Iterable[str], vocab_size: int) -> Tokenizer:
-    tok = Tokenizer(models.Unigram())
+def _metaspace_bpe(texts: Iterable[str], vocab_size: int) -> Tokenizer:
+    """SentencePiece-style BPE ('▁' marks a word start), as Llama-2 / TinyLlama tokenizers are."""
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")]
-    )
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split("\n", behavior="isolated"),  # no token may span a line break (prompt | target)
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first"),
+    ])
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
-    specials = list(SP_SPECIALS.values())
-    trainer = trainers.UnigramTrainer(
+    trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=[specials[i] for i in (3, 0, 1, 2)],  # <unk> first: id 0
-        unk_token="<unk>",
-        initial_alphabet=list(string.printable.strip() + "▁"),
+        special_tokens=[SP_SPECIALS[k] for k in ("unk_token", "bos_token", "eos_token", "pad_token")],
+        initial_alphabet=list(string.printable.replace(" ", "▁")),
         show_progress=False,
     )
     tok.train_from_iterator(texts, trainer)
@@ -62,8 +63,8 @@ def train_tokenizer(spec: TokenizerSpec, texts: list[str]) -> PreTrainedTokenize
     """Train a tokenizer of `spec.kind` on `texts` and wrap it for transformers."""
     if spec.kind == "bpe":
         raw, specials = _byte_level_bpe(texts, spec.vocab_size), GPT2_SPECIALS
-    elif spec.kind == "unigram":
-        raw, specials = _metaspace_unigram(texts, spec.vocab_size), SP_SPECIALS
+    elif spec.kind == "sentencepiece":
+        raw, specials = _metaspace_bpe(texts, spec.vocab_size), SP_SPECIALS
     else:
         raise ValueError(f"tokenizer kind {spec.kind!r} is loaded from the hub, not trained")
     return PreTrainedTokenizerFast(tokenizer_object=raw, **specials)

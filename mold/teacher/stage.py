@@ -43,16 +43,17 @@ def pretrain_teacher(cfg: ExperimentConfig, model: str) -> None:
     clear_checkpoints(work_dir)
 
 
-def load_teacher(cfg: ExperimentConfig, model: str):
+def load_teacher(cfg: ExperimentConfig, model: str, attn_implementation: str = "sdpa"):
     """A teacher model and tokenizer: the pretrained tiny one, or the hub checkpoint."""
     spec = cfg.models[model]
     if spec.tiny is not None:
         local = paths.pretrained_teacher_dir(cfg, model) if spec.pretrain else None
         tokenizer = load_tokenizer(spec, paths.tokenizer_dir(cfg, model))
-        teacher = load_pretrained(spec, local) if local else build_tiny_model(spec, tokenizer, seed=0)
+        teacher = (load_pretrained(spec, local, attn_implementation) if local
+                   else build_tiny_model(spec, tokenizer, seed=0, attn_implementation=attn_implementation))
     else:
         tokenizer = load_tokenizer(spec)
-        teacher = load_pretrained(spec)
+        teacher = load_pretrained(spec, attn_implementation=attn_implementation)
     if spec.device_map != "auto":
         teacher = teacher.to(default_device())
     return teacher, tokenizer

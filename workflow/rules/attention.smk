@@ -11,4 +11,4 @@ rule extract_attention_targets:
     resources:
         gpu=1,
     shell:
-        mold("extract-attention", "--pair {wildcards.pair} --task {wildcards.task}") + " > {log} 2>&1"
+        "MOLD_THREADS={threads} " + mold("extract-attention", "--pair {wildcards.pair} --task {wildcards.task}") + " > {log} 2>&1"

@@ -7,11 +7,11 @@ rule pretrain_teacher:
         f"{ROOT}/logs/pretrain_teacher/{{model}}.log",
     benchmark:
         f"{ROOT}/benchmarks/pretrain_teacher/{{model}}.tsv"
-    threads: THREADS
+    threads: max(2, THREADS)
     resources:
         gpu=1,
     shell:
-        mold("pretrain-teacher", "--model {wildcards.model}") + " > {log} 2>&1"
+        "MOLD_THREADS={threads} " + mold("pretrain-teacher", "--model {wildcards.model}") + " > {log} 2>&1"
 
 
 rule generate_rationales:
@@ -28,4 +28,4 @@ rule generate_rationales:
     resources:
         gpu=1,
     shell:
-        mold("generate-rationales", "--source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"
+        "MOLD_THREADS={threads} " + mold("generate-rationales", "--source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"

@@ -1,0 +1,38 @@
+# mold: one-command replication image.
+#   docker build -t mold .
+#   docker run --gpus all -v $PWD/results:/mold/results -v $HOME/.cache/huggingface:/root/.cache/huggingface \
+#              -e HF_TOKEN mold snakemake --cores all --config preset=paper
+# The base is a build argument; the default is a CUDA runtime image pinned by digest (amd64 manifest of
+# nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04). Python 3.11 comes from Ubuntu's python3.11 packages.
+ARG BASE_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04@sha256:59e0e4376a0f16d10b03d3a14344b80a866a1674cb4948cb318291387ac05010
+FROM ${BASE_IMAGE}
+
+# Torch wheel index: CUDA 12.8 build by default; `--build-arg TORCH_INDEX=https://download.pytorch.org/whl/cpu` for CPU.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cu128
+ARG TORCH_VERSION=2.13.0
+ENV DEBIAN_FRONTEND=noninteractive \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    VIRTUAL_ENV=/opt/mold-venv \
+    PATH=/opt/mold-venv/bin:$PATH
+
+RUN if ! command -v python3.11 >/dev/null 2>&1; then \
+        apt-get update && apt-get install -y --no-install-recommends python3.11 python3.11-venv git ca-certificates \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi \
+    && python3.11 -m venv "$VIRTUAL_ENV"
+
+WORKDIR /mold
+COPY requirements.lock pyproject.toml README.md ./
+RUN pip install --index-url "$TORCH_INDEX" "torch==${TORCH_VERSION}" \
+    && grep -v '^torch==' requirements.lock > /tmp/lock.txt \
+    && pip install -r /tmp/lock.txt
+
+COPY mold ./mold
+COPY workflow ./workflow
+COPY Snakefile ./
+COPY tests ./tests
+COPY bench ./bench
+RUN pip install --no-deps -e . && mkdir -p results
+
+CMD ["snakemake", "--cores", "all"]

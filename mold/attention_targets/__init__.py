@@ -1,0 +1,1 @@
+"""Attention-target extraction: the white-box teacher's stepwise attention on critical words."""

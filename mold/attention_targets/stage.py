@@ -1,0 +1,114 @@
+"""Extract A_t_l (L1 × N1 × N2) per example and layer, and the teacher layer weights (§3.2–3.3).
+
+The attention teacher reads each kept question + rationale. Every layer's map is reduced to
+the stepwise (step × critical word) matrix inside a forward hook, so memory never holds all
+layers' N × N maps at once. Output: safetensors shards keyed `<id>/A`, `<id>/p_t`, `<id>/G`,
+and `index.json` (per example: shard, N1, N2, has_target; the means of p_t and G per layer).
+"""
+
+from __future__ import annotations
+
+import torch
+from safetensors.torch import save_file
+
+from mold import paths
+from mold.config import ExperimentConfig
+from mold.console import log, progress
+from mold.data.schema import RationaleRecord
+from mold.distill.student_attention import capture_stepwise, group_matrices
+from mold.io import read_jsonl, write_json_atomic
+from mold.molsaki import column_gradient, step_and_critical_groups, teacher_layer_weights
+from mold.provenance import provenance
+
+SHARD_SIZE = 512
+
+
+def attention_text(record: RationaleRecord) -> str:
+    """x = question followed by rationale: the same characters for teacher and student (§4)."""
+    return f"{record.question}\n{record.rationale}"
+
+
+def text_offsets(offsets: list[tuple[int, int]], start: int, length: int) -> list[tuple[int, int]]:
+    """Token spans relative to x = text[start:start+length]; tokens outside x get (0, 0)."""
+    return [(s - start, e - start) if s >= start and e <= start + length and e > s else (0, 0) for s, e in offsets]
+
+
+def example_groups(tokenizer, record: RationaleRecord, prefix: str = "") -> tuple[list[int], list[list[int]], list[list[int]]]:
+    """Token ids of prefix + x and the (steps, words) token groups of x."""
+    x = attention_text(record)
+    enc = tokenizer(prefix + x, return_offsets_mapping=True)
+    offsets = text_offsets([tuple(o) for o in enc["offset_mapping"]], len(prefix), len(x))
+    steps, words = step_and_critical_groups(x, offsets, record.keywords)
+    return list(enc["input_ids"]), steps, words
+
+
+@torch.no_grad()
+def teacher_targets(model, batch_ids: list[list[int]], groups: list[tuple], pad_id: int) -> list[torch.Tensor]:
+    """A_t_l for a batch of examples: list of (L1, N1, N2) tensors."""
+    device = next(model.parameters()).device
+    width = max(len(ids) for ids in batch_ids)
+    input_ids = torch.full((len(batch_ids), width), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros_like(input_ids)
+    for row, ids in enumerate(batch_ids):
+        input_ids[row, : len(ids)] = torch.tensor(ids, device=device)
+        mask[row, : len(ids)] = 1
+    steps, _ = group_matrices([g[0] for g in groups], width, device)
+    words, _ = group_matrices([g[1] for g in groups], width, device)
+    with capture_stepwise(model, steps, words) as maps:
+        model(input_ids=input_ids, attention_mask=mask)
+    stacked = torch.stack(maps, dim=1).float().cpu()  # (B, L1, N1max, N2max)
+    return [stacked[b, :, : len(g[0]), : len(g[1])].clone() for b, g in enumerate(groups)]
+
+
+def extract_attention_targets(cfg: ExperimentConfig, pair_key: str, task_key: str, batch_size: int = 16) -> dict:
+    from mold.teacher.stage import load_teacher
+
+    pair = cfg.pairs[pair_key]
+    records = read_jsonl(paths.rationale_file(cfg, pair.rationale_source, task_key), RationaleRecord)
+    teacher, tokenizer = load_teacher(cfg, pair.attention_teacher, attn_implementation="eager")
+    teacher.eval()
+    index_path = paths.attention_index(cfg, pair_key, task_key)
+    out_dir = index_path.parent
+    entries, shard, shard_no = {}, {}, 0
+    sums = {"p_t": None, "G": None, "count": 0}
+
+    def flush() -> None:
+        nonlocal shard, shard_no
+        if shard:
+            save_file(shard, out_dir / f"targets-{shard_no:05d}.safetensors")
+            shard, shard_no = {}, shard_no + 1
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    encoded = [(r, *example_groups(tokenizer, r)) for r in records]
+    with progress(f"attention targets {task_key}", total=len(encoded)) as advance:
+        for start in range(0, len(encoded), batch_size):
+            chunk = [e for e in encoded[start : start + batch_size]]
+            usable = [e for e in chunk if e[3]]
+            for record, _, steps, words in chunk:
+                entries[record.id] = {"n_steps": len(steps), "n_words": len(words), "has_target": bool(words)}
+            if usable:
+                targets = teacher_targets(teacher, [e[1] for e in usable], [(e[2], e[3]) for e in usable], tokenizer.pad_token_id)
+                for (record, *_), A in zip(usable, targets):
+                    p_t, G = teacher_layer_weights(A, cfg.loss.tau1), column_gradient(A)
+                    shard |= {f"{record.id}/A": A.contiguous(), f"{record.id}/p_t": p_t, f"{record.id}/G": G}
+                    entries[record.id]["shard"] = shard_no
+                    sums["p_t"] = p_t if sums["p_t"] is None else sums["p_t"] + p_t
+                    sums["G"] = G if sums["G"] is None else sums["G"] + G
+                    sums["count"] += 1
+                if len(shard) >= 3 * SHARD_SIZE:
+                    flush()
+            advance(len(chunk))
+    flush()
+    n = max(sums["count"], 1)
+    summary = {
+        "pair": pair_key, "task": task_key, "teacher": pair.attention_teacher, "num_layers": teacher.config.num_hidden_layers,
+        "tau1": cfg.loss.tau1, "examples": len(records), "with_target": sums["count"],
+        "without_critical_word": len(records) - sums["count"],
+        "mean_teacher_layer_weights": (sums["p_t"] / n).tolist() if sums["p_t"] is not None else [],
+        "mean_column_gradient": (sums["G"] / n).tolist() if sums["G"] is not None else [],
+        "shards": shard_no, "entries": entries,
+    }
+    write_json_atomic(index_path, {**summary, "provenance": provenance(cfg, [paths.rationale_file(cfg, pair.rationale_source, task_key)])})
+    log(f"attention targets {pair_key}/{task_key}: {sums['count']}/{len(records)} with critical words; "
+        f"mean p_t {[round(v, 3) for v in summary['mean_teacher_layer_weights']]}")
+    return summary

@@ -1,0 +1,41 @@
+"""The student's explain pass with L_att (SPEC §5): MoL router or a fixed single layer."""
+
+from __future__ import annotations
+
+import torch
+
+from mold.config import LossSpec
+from mold.distill.methods import Method, resolve_layer
+from mold.distill.student_attention import capture_stepwise, capture_values
+from mold.molsaki import StudentMoL, attention_loss, mix_layers
+
+
+def build_router(student, spec: LossSpec) -> StudentMoL:
+    """The learned router over the student's layers; input = value vectors (heads concatenated)."""
+    config = student.config
+    num_layers = config.num_hidden_layers
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return StudentMoL(num_layers, heads * head_dim, spec.tau2, router=spec.router)
+
+
+def explain_with_attention(student, batch, method: Method, router: StudentMoL | None, tau2: float):
+    """One explain forward: logits for L_exp, plus L_att from its own attention and values."""
+    explain, att = batch.explain, batch.attention
+    if att is None:  # no example of this batch has critical words: plain pass, L_att = 0
+        logits = student(input_ids=explain.input_ids, attention_mask=explain.attention_mask).logits
+        return logits, logits.sum() * 0.0, {}
+    with capture_values(student) as values, capture_stepwise(student, att["steps"], att["words"]) as maps:
+        logits = student(input_ids=explain.input_ids, attention_mask=explain.attention_mask).logits
+    A_layers = torch.stack(maps, dim=1)  # (B, L2, N1, N2)
+    metrics: dict[str, float] = {}
+    if method.kind == "sl":
+        A_s = A_layers[:, resolve_layer(method.student_layer, A_layers.shape[1])]
+    else:
+        p_s = router(torch.stack(values, dim=1), explain.attention_mask)  # (B, L2, T, d) -> (B, L2)
+        A_s = mix_layers(A_layers, p_s)
+        kept = att["has"]
+        mean_p_s = p_s[kept].mean(0) if kept.any() else p_s.mean(0)
+        metrics = {f"p_s/{layer}": w for layer, w in enumerate(mean_p_s.tolist())}
+    loss = attention_loss(att["targets"], A_s, att["step_mask"], att["word_mask"])
+    return logits, loss, metrics

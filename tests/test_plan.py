@@ -1,0 +1,125 @@
+"""Tests of mold.plan and mold.paths: the DAG's inputs and outputs as plain functions of the config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mold import paths, plan
+from mold.config import load_preset
+
+
+@pytest.fixture(scope="module")
+def mini():
+    cfg = load_preset("mini")
+    return cfg.model_copy(update={"results_dir": Path("/r")})
+
+
+def test_method_slug():
+    assert paths.method_slug("sl:13->8") == "sl_13-8"
+    assert paths.method_slug("sl:last->last") == "sl_last-last"
+    assert paths.method_slug("molsaki") == "molsaki"
+
+
+def test_method_from_slug_round_trips_every_mini_method(mini):
+    methods = mini.pairs["tiny"].methods
+    assert "sl:last->last" in methods
+    for method in methods:
+        assert plan.method_from_slug(mini, "tiny", paths.method_slug(method)) == method
+    assert len({paths.method_slug(m) for m in methods}) == len(methods)
+
+
+def test_method_from_unknown_slug_raises(mini):
+    with pytest.raises(KeyError, match="no method with slug 'sl_1-1'"):
+        plan.method_from_slug(mini, "tiny", "sl_1-1")
+
+
+def test_paths_layout(mini):
+    root = Path("/r/mini")
+    assert paths.dataset_file(mini, "math_train") == root / "data" / "math_train.jsonl"
+    assert paths.rationale_file(mini, "teacher", "math") == root / "rationales" / "teacher" / "math.jsonl"
+    assert paths.attention_index(mini, "tiny", "math") == root / "attention" / "tiny" / "math" / "index.json"
+    assert paths.run_dir(mini, "tiny", "math", "sl:last->last", 1) == root / "runs" / "tiny" / "math" / "sl_last-last" / "seed1"
+    assert paths.eval_file(mini, "tiny", "choice", "dss", 0) == root / "eval" / "tiny" / "choice" / "dss" / "seed0.json"
+    assert paths.log_file(mini, "distill", "tiny", "math") == root / "logs" / "distill" / "tiny" / "math.log"
+
+
+@pytest.mark.parametrize(
+    ("method", "rationales", "attention"),
+    [("vanilla", False, False), ("dss", True, False), ("mmi", True, False), ("molsaki", True, True), ("sl:3->1", True, True)],
+)
+def test_method_needs(method, rationales, attention):
+    assert paths.needs_rationales(method) is rationales
+    assert paths.needs_attention_targets(method) is attention
+
+
+def test_distill_inputs_vanilla_has_no_rationales(mini):
+    needs = plan.distill_inputs(mini, "tiny", "math", "vanilla")
+    assert needs == [paths.dataset_file(mini, "math_train"), plan.tokenizer_file(mini, "student")]
+
+
+def test_distill_inputs_dss_has_rationales_but_no_attention(mini):
+    needs = plan.distill_inputs(mini, "tiny", "math", "dss")
+    assert paths.rationale_file(mini, "teacher", "math") in needs
+    assert paths.attention_index(mini, "tiny", "math") not in needs
+
+
+@pytest.mark.parametrize("slug", ["molsaki", "sl_last-last"])
+def test_distill_inputs_molsaki_has_rationales_and_attention(mini, slug):
+    needs = plan.distill_inputs(mini, "tiny", "choice", slug)
+    assert needs == [
+        paths.dataset_file(mini, "choice_train"),
+        plan.tokenizer_file(mini, "student"),
+        paths.rationale_file(mini, "teacher", "choice"),
+        paths.attention_index(mini, "tiny", "choice"),
+    ]
+
+
+def test_model_inputs_tiny_teacher_needs_tokenizer_and_pretraining(mini):
+    assert plan.model_inputs(mini, "teacher") == [plan.tokenizer_file(mini, "teacher"), plan.teacher_marker(mini, "teacher")]
+    assert plan.model_inputs(mini, "student") == [plan.tokenizer_file(mini, "student")]
+
+
+def test_rationale_and_attention_inputs(mini):
+    assert plan.rationale_inputs(mini, "palm", "math") == [paths.dataset_file(mini, "math_train")]
+    assert plan.rationale_inputs(mini, "teacher", "math")[0] == paths.dataset_file(mini, "math_train")
+    assert plan.attention_inputs(mini, "tiny", "math")[0] == paths.rationale_file(mini, "teacher", "math")
+
+
+def test_evaluate_inputs(mini):
+    needs = plan.evaluate_inputs(mini, "tiny", "math", "sl_last-last", 1)
+    assert needs == [
+        paths.run_dir(mini, "tiny", "math", "sl:last->last", 1) / "train_log.json",
+        paths.dataset_file(mini, "math_test"),
+        paths.dataset_file(mini, "math_steps"),
+        paths.dataset_file(mini, "math_templates"),
+    ]
+
+
+def test_train_datasets_sorted_unique(mini):
+    assert plan.train_datasets(mini) == sorted([paths.dataset_file(mini, "choice_train"), paths.dataset_file(mini, "math_train")])
+
+
+def test_final_targets_of_mini(mini):
+    targets = plan.final_targets(mini)
+    names = [p.name for p in targets]
+    assert names == [f"{t}.{ext}" for t in ("table1", "table2") for ext in ("md", "csv", "tex")]
+    assert all(p.parent == Path("/r/mini") for p in targets)
+
+
+def test_final_targets_without_sl_or_hybrid_is_table1_only(mini):
+    pair = mini.pairs["tiny"].model_copy(update={"methods": ["vanilla", "dss"]})
+    cfg = mini.model_copy(update={"pairs": {"tiny": pair}})
+    assert [p.name for p in plan.final_targets(cfg)] == ["table1.md", "table1.csv", "table1.tex"]
+    hybrid = mini.model_copy(update={"pairs": {"tiny": pair.model_copy(update={"setting": "hybrid"})}})
+    assert [p.stem for p in plan.final_targets(hybrid)] == ["table1"] * 3 + ["table3"] * 3
+
+
+def test_all_eval_files_count_and_uniqueness(mini):
+    files = paths.all_eval_files(mini)
+    expected = sum(len(p.tasks) * len(p.methods) for p in mini.pairs.values()) * len(mini.seeds)
+    assert expected == 1 * 2 * 5 * 2
+    assert len(files) == expected
+    assert len(set(files)) == len(files)
+    assert paths.eval_file(mini, "tiny", "math", "sl:last->last", 1) in files
