@@ -1,6 +1,9 @@
 # mold: MoLSAKI reproduced end to end. `snakemake --cores all` runs the `mini` preset;
-# `--config preset=NAME` picks another (workflow/presets/NAME.yaml).
+# `--config preset=NAME` picks another (workflow/presets/NAME.yaml), `--config config_file=PATH`
+# any config file, `--config results_dir=DIR` another output root.
 # Rules stay thin: each calls one `mold` command; paths come from mold.plan / mold.paths.
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -10,11 +13,14 @@ from mold.config import ConfigError, load_config, preset_path
 
 PRESET = config.get("preset", "mini")
 try:
-    CFG = load_config(config["config_file"]) if "config_file" in config else load_config(preset_path(PRESET))
+    CONFIG_FILE = config.get("config_file") or str(preset_path(PRESET))
+    CFG = load_config(CONFIG_FILE)
 except ConfigError as err:
     raise WorkflowError(str(err))
+if "results_dir" in config:  # e.g. --config results_dir=/scratch/mold
+    CFG = CFG.model_copy(update={"results_dir": Path(config["results_dir"])})
 ROOT = str(CFG.root)
-MOLD = f"python -m mold {{cmd}} --preset {PRESET}" if "config_file" not in config else f"python -m mold {{cmd}} --config {config['config_file']}"
+MOLD = f"python -m mold {{cmd}} --config {CONFIG_FILE} --results-dir {CFG.results_dir}"
 THREADS = CFG.threads
 
 

@@ -56,7 +56,7 @@ def _cmd_generate_rationales(cfg, args) -> None:
 def _cmd_extract_attention(cfg, args) -> None:
     from mold.attention_targets.stage import extract_attention_targets
 
-    extract_attention_targets(cfg, args.pair, args.task)
+    extract_attention_targets(cfg, args.teacher, args.source, args.task)
 
 
 def _cmd_distill(cfg, args) -> None:
@@ -83,7 +83,7 @@ COMMANDS = {
     "train-tokenizer": (_cmd_train_tokenizer, ["model"]),
     "pretrain-teacher": (_cmd_pretrain_teacher, ["model"]),
     "generate-rationales": (_cmd_generate_rationales, ["source", "task"]),
-    "extract-attention": (_cmd_extract_attention, ["pair", "task"]),
+    "extract-attention": (_cmd_extract_attention, ["teacher", "source", "task"]),
     "distill": (_cmd_distill, ["pair", "task", "method", "seed"]),
     "evaluate": (_cmd_evaluate, ["pair", "task", "method", "seed"]),
     "tables": (_cmd_tables, []),

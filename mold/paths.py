@@ -32,8 +32,15 @@ def rationale_summary(cfg: ExperimentConfig, source: str, task: str) -> Path:
     return cfg.root / "rationales" / source / f"{task}.summary.json"
 
 
-def attention_index(cfg: ExperimentConfig, pair: str, task: str) -> Path:
-    return cfg.root / "attention" / pair / task / "index.json"
+def attention_index(cfg: ExperimentConfig, teacher: str, source: str, task: str) -> Path:
+    """Targets depend on the attention teacher, the rationale source and the task only, so
+    pairs that share them (e.g. GPT2-Large and GPT2-Medium students) share one extraction."""
+    return cfg.root / "attention" / teacher / source / f"{task}.index.json"
+
+
+def pair_attention_index(cfg: ExperimentConfig, pair: str, task: str) -> Path:
+    spec = cfg.pairs[pair]
+    return attention_index(cfg, spec.attention_teacher, spec.rationale_source, task)
 
 
 def run_dir(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:

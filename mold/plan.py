@@ -43,9 +43,8 @@ def rationale_inputs(cfg: ExperimentConfig, source: str, task: str) -> list[Path
     return [train] if source == "palm" else [train, *model_inputs(cfg, source)]
 
 
-def attention_inputs(cfg: ExperimentConfig, pair: str, task: str) -> list[Path]:
-    spec = cfg.pairs[pair]
-    return [paths.rationale_file(cfg, spec.rationale_source, task), *model_inputs(cfg, spec.attention_teacher)]
+def attention_inputs(cfg: ExperimentConfig, teacher: str, source: str, task: str) -> list[Path]:
+    return [paths.rationale_file(cfg, source, task), *model_inputs(cfg, teacher)]
 
 
 def distill_inputs(cfg: ExperimentConfig, pair: str, task: str, slug: str) -> list[Path]:
@@ -55,7 +54,7 @@ def distill_inputs(cfg: ExperimentConfig, pair: str, task: str, slug: str) -> li
     if paths.needs_rationales(method):
         needs.append(paths.rationale_file(cfg, spec.rationale_source, task))
     if paths.needs_attention_targets(method):
-        needs.append(paths.attention_index(cfg, pair, task))
+        needs.append(paths.pair_attention_index(cfg, pair, task))
     return needs
 
 

@@ -39,7 +39,8 @@ def test_paths_layout(mini):
     root = Path("/r/mini")
     assert paths.dataset_file(mini, "math_train") == root / "data" / "math_train.jsonl"
     assert paths.rationale_file(mini, "teacher", "math") == root / "rationales" / "teacher" / "math.jsonl"
-    assert paths.attention_index(mini, "tiny", "math") == root / "attention" / "tiny" / "math" / "index.json"
+    assert paths.attention_index(mini, "teacher", "teacher", "math") == root / "attention" / "teacher" / "teacher" / "math.index.json"
+    assert paths.pair_attention_index(mini, "tiny", "math") == paths.attention_index(mini, "teacher", "teacher", "math")
     assert paths.run_dir(mini, "tiny", "math", "sl:last->last", 1) == root / "runs" / "tiny" / "math" / "sl_last-last" / "seed1"
     assert paths.eval_file(mini, "tiny", "choice", "dss", 0) == root / "eval" / "tiny" / "choice" / "dss" / "seed0.json"
     assert paths.log_file(mini, "distill", "tiny", "math") == root / "logs" / "distill" / "tiny" / "math.log"
@@ -62,7 +63,7 @@ def test_distill_inputs_vanilla_has_no_rationales(mini):
 def test_distill_inputs_dss_has_rationales_but_no_attention(mini):
     needs = plan.distill_inputs(mini, "tiny", "math", "dss")
     assert paths.rationale_file(mini, "teacher", "math") in needs
-    assert paths.attention_index(mini, "tiny", "math") not in needs
+    assert paths.pair_attention_index(mini, "tiny", "math") not in needs
 
 
 @pytest.mark.parametrize("slug", ["molsaki", "sl_last-last"])
@@ -72,7 +73,7 @@ def test_distill_inputs_molsaki_has_rationales_and_attention(mini, slug):
         paths.dataset_file(mini, "choice_train"),
         plan.tokenizer_file(mini, "student"),
         paths.rationale_file(mini, "teacher", "choice"),
-        paths.attention_index(mini, "tiny", "choice"),
+        paths.pair_attention_index(mini, "tiny", "choice"),
     ]
 
 
@@ -84,7 +85,8 @@ def test_model_inputs_tiny_teacher_needs_tokenizer_and_pretraining(mini):
 def test_rationale_and_attention_inputs(mini):
     assert plan.rationale_inputs(mini, "palm", "math") == [paths.dataset_file(mini, "math_train")]
     assert plan.rationale_inputs(mini, "teacher", "math")[0] == paths.dataset_file(mini, "math_train")
-    assert plan.attention_inputs(mini, "tiny", "math")[0] == paths.rationale_file(mini, "teacher", "math")
+    assert plan.attention_inputs(mini, "teacher", "teacher", "math") == [
+        paths.rationale_file(mini, "teacher", "math"), plan.tokenizer_file(mini, "teacher"), plan.teacher_marker(mini, "teacher")]
 
 
 def test_evaluate_inputs(mini):

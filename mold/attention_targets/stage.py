@@ -60,22 +60,22 @@ def teacher_targets(model, batch_ids: list[list[int]], groups: list[tuple], pad_
     return [stacked[b, :, : len(g[0]), : len(g[1])].clone() for b, g in enumerate(groups)]
 
 
-def extract_attention_targets(cfg: ExperimentConfig, pair_key: str, task_key: str, batch_size: int = 16) -> dict:
+def extract_attention_targets(cfg: ExperimentConfig, teacher_key: str, source: str, task_key: str, batch_size: int = 16) -> dict:
     from mold.teacher.stage import load_teacher
 
-    pair = cfg.pairs[pair_key]
-    records = read_jsonl(paths.rationale_file(cfg, pair.rationale_source, task_key), RationaleRecord)
-    teacher, tokenizer = load_teacher(cfg, pair.attention_teacher, attn_implementation="eager")
+    rationales = paths.rationale_file(cfg, source, task_key)
+    records = read_jsonl(rationales, RationaleRecord)
+    teacher, tokenizer = load_teacher(cfg, teacher_key, attn_implementation="eager")
     teacher.eval()
-    index_path = paths.attention_index(cfg, pair_key, task_key)
-    out_dir = index_path.parent
+    index_path = paths.attention_index(cfg, teacher_key, source, task_key)
+    out_dir = index_path.with_suffix("").with_suffix("")  # <task>.index.json -> <task>/ for the shards
     entries, shard, shard_no = {}, {}, 0
     sums = {"p_t": None, "G": None, "count": 0}
 
     def flush() -> None:
         nonlocal shard, shard_no
         if shard:
-            save_file(shard, out_dir / f"targets-{shard_no:05d}.safetensors")
+            save_file(shard, out_dir / f"targets-{shard_no:05d}.safetensors")  # written before the index: resumable by rerun
             shard, shard_no = {}, shard_no + 1
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -101,14 +101,14 @@ def extract_attention_targets(cfg: ExperimentConfig, pair_key: str, task_key: st
     flush()
     n = max(sums["count"], 1)
     summary = {
-        "pair": pair_key, "task": task_key, "teacher": pair.attention_teacher, "num_layers": teacher.config.num_hidden_layers,
+        "teacher": teacher_key, "rationale_source": source, "task": task_key, "num_layers": teacher.config.num_hidden_layers,
         "tau1": cfg.loss.tau1, "examples": len(records), "with_target": sums["count"],
         "without_critical_word": len(records) - sums["count"],
         "mean_teacher_layer_weights": (sums["p_t"] / n).tolist() if sums["p_t"] is not None else [],
         "mean_column_gradient": (sums["G"] / n).tolist() if sums["G"] is not None else [],
         "shards": shard_no, "entries": entries,
     }
-    write_json_atomic(index_path, {**summary, "provenance": provenance(cfg, [paths.rationale_file(cfg, pair.rationale_source, task_key)])})
-    log(f"attention targets {pair_key}/{task_key}: {sums['count']}/{len(records)} with critical words; "
+    write_json_atomic(index_path, {**summary, "provenance": provenance(cfg, [rationales])})
+    log(f"attention targets {teacher_key}/{source}/{task_key}: {sums['count']}/{len(records)} with critical words; "
         f"mean p_t {[round(v, 3) for v in summary['mean_teacher_layer_weights']]}")
     return summary

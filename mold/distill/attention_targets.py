@@ -38,9 +38,9 @@ def teacher_target(A: torch.Tensor, p_t: torch.Tensor, method: Method) -> torch.
 
 def attach_targets(cfg: ExperimentConfig, pair: str, task: str, method: Method, records: list[RationaleRecord],
                    items: list, explain_cue: str) -> dict:
-    index_path = paths.attention_index(cfg, pair, task)
+    index_path = paths.pair_attention_index(cfg, pair, task)
     index = read_json(index_path)
-    tensors = _load_shards(index_path.parent, index["shards"])
+    tensors = _load_shards(index_path.with_suffix("").with_suffix(""), index["shards"])
     outcome: Counter[str] = Counter()
     for record, item in zip(records, items, strict=True):
         entry = index["entries"].get(record.id)

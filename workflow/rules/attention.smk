@@ -1,14 +1,14 @@
 rule extract_attention_targets:
     input:
-        lambda w: plan.attention_inputs(CFG, w.pair, w.task),
+        lambda w: plan.attention_inputs(CFG, w.teacher, w.source, w.task),
     output:
-        f"{ROOT}/attention/{{pair}}/{{task}}/index.json",
+        f"{ROOT}/attention/{{teacher}}/{{source}}/{{task}}.index.json",
     log:
-        f"{ROOT}/logs/extract_attention_targets/{{pair}}/{{task}}.log",
+        f"{ROOT}/logs/extract_attention_targets/{{teacher}}/{{source}}/{{task}}.log",
     benchmark:
-        f"{ROOT}/benchmarks/extract_attention_targets/{{pair}}/{{task}}.tsv"
+        f"{ROOT}/benchmarks/extract_attention_targets/{{teacher}}/{{source}}/{{task}}.tsv"
     threads: THREADS
     resources:
         gpu=1,
     shell:
-        "MOLD_THREADS={threads} " + mold("extract-attention", "--pair {wildcards.pair} --task {wildcards.task}") + " > {log} 2>&1"
+        "MOLD_THREADS={threads} " + mold("extract-attention", "--teacher {wildcards.teacher} --source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"
