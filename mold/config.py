@@ -142,6 +142,9 @@ class LossSpec(Strict):
     tau1: float = Field(0.1, gt=0, description="Teacher layer-weight temperature (§3.3).")
     tau2: float = Field(0.5, gt=0, description="Student router temperature (§3.3).")
     router: Literal["shared", "flat"] = Field("shared", description="Student router: one d->1 map, or flat L*d->L (§5 [choice]).")
+    attention_impl: Literal["efficient", "eager"] = Field(
+        "efficient", description="'efficient': SDPA + recomputed stepwise maps (mold.stepwise_kernel); 'eager': full probability maps."
+    )
 
 
 class TrainingSpec(Strict):

@@ -15,7 +15,7 @@ from mold import paths
 from mold.config import ExperimentConfig
 from mold.console import log, progress
 from mold.data.schema import RationaleRecord
-from mold.distill.student_attention import capture_stepwise, group_matrices
+from mold.distill.student_attention import attention_implementation, group_matrices, stepwise_maps
 from mold.io import read_jsonl, write_json_atomic
 from mold.molsaki import column_gradient, step_and_critical_groups, teacher_layer_weights
 from mold.provenance import provenance
@@ -54,7 +54,7 @@ def teacher_targets(model, batch_ids: list[list[int]], groups: list[tuple], pad_
         mask[row, : len(ids)] = 1
     steps, _ = group_matrices([g[0] for g in groups], width, device)
     words, _ = group_matrices([g[1] for g in groups], width, device)
-    with capture_stepwise(model, steps, words) as maps:
+    with stepwise_maps(model, steps, words) as maps:
         model(input_ids=input_ids, attention_mask=mask)
     stacked = torch.stack(maps, dim=1).float().cpu()  # (B, L1, N1max, N2max)
     return [stacked[b, :, : len(g[0]), : len(g[1])].clone() for b, g in enumerate(groups)]
@@ -65,7 +65,7 @@ def extract_attention_targets(cfg: ExperimentConfig, teacher_key: str, source: s
 
     rationales = paths.rationale_file(cfg, source, task_key)
     records = read_jsonl(rationales, RationaleRecord)
-    teacher, tokenizer = load_teacher(cfg, teacher_key, attn_implementation="eager")
+    teacher, tokenizer = load_teacher(cfg, teacher_key, attn_implementation=attention_implementation(cfg.loss.attention_impl))
     teacher.eval()
     index_path = paths.attention_index(cfg, teacher_key, source, task_key)
     out_dir = index_path.with_suffix("").with_suffix("")  # <task>.index.json -> <task>/ for the shards

@@ -134,7 +134,10 @@ def run_distillation(cfg: ExperimentConfig, pair_key: str, task_key: str, method
     pair, method = cfg.pairs[pair_key], get_method(method_name)
     torch.manual_seed(seed)
     random.seed(seed)
-    student, tokenizer = load_student(cfg, pair.student, seed, "eager" if method.uses_attention else "sdpa")
+    from mold.distill.student_attention import attention_implementation
+
+    implementation = attention_implementation(cfg.loss.attention_impl) if method.uses_attention else "sdpa"
+    student, tokenizer = load_student(cfg, pair.student, seed, implementation)
     items, stats = build_items(cfg, pair_key, task_key, method, tokenizer)
     router = None
     if method.kind == "molsaki":

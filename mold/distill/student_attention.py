@@ -90,3 +90,25 @@ def capture_stepwise(model: nn.Module, steps: torch.Tensor, words: torch.Tensor)
     finally:
         for handle in handles:
             handle.remove()
+
+
+def attention_implementation(kind: str) -> str:
+    """The transformers attention implementation behind a `loss.attention_impl` setting."""
+    if kind == "eager":
+        return "eager"
+    from mold.stepwise_kernel import register
+
+    return register()
+
+
+@contextmanager
+def stepwise_maps(model: nn.Module, steps: torch.Tensor, words: torch.Tensor) -> Iterator[list[torch.Tensor]]:
+    """Collect A_l (B, N1, N2) per layer from the next forward, by whichever path the model was loaded with."""
+    from mold.stepwise_kernel import IMPLEMENTATION, collect_stepwise
+
+    if model.config._attn_implementation == IMPLEMENTATION:
+        with collect_stepwise(steps, words) as maps:
+            yield maps
+    else:
+        with capture_stepwise(model, steps, words) as maps:
+            yield maps

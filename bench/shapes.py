@@ -1,0 +1,40 @@
+"""Model shapes for the benchmarks: the paper's models at real size (random init) and mini."""
+
+from __future__ import annotations
+
+from mold.config import ModelSpec
+
+SHAPES: dict[str, dict] = {
+    "mini": {"arch": "gpt2", "tiny": {"hidden_size": 64, "num_layers": 3, "num_heads": 4, "max_positions": 512}, "vocab": 900},
+    "gpt2-medium": {"arch": "gpt2", "tiny": {"hidden_size": 1024, "num_layers": 24, "num_heads": 16, "max_positions": 1024}, "vocab": 50257},
+    "gpt2-large": {"arch": "gpt2", "tiny": {"hidden_size": 1280, "num_layers": 36, "num_heads": 20, "max_positions": 1024}, "vocab": 50257},
+    "tinyllama": {"arch": "llama", "tiny": {"hidden_size": 2048, "num_layers": 22, "num_heads": 32, "num_kv_heads": 4,
+                                            "intermediate_size": 5632, "max_positions": 2048}, "vocab": 32000},
+    "llama3-8b": {"arch": "llama", "tiny": {"hidden_size": 4096, "num_layers": 32, "num_heads": 32, "num_kv_heads": 8,
+                                            "intermediate_size": 14336, "max_positions": 8192}, "vocab": 128256},
+    "qwen2.5-32b": {"arch": "qwen2", "tiny": {"hidden_size": 5120, "num_layers": 64, "num_heads": 40, "num_kv_heads": 8,
+                                              "intermediate_size": 27648, "max_positions": 8192}, "vocab": 152064},
+}
+
+
+class _VocabOnly:
+    """The three ids and the length a config needs from a tokenizer."""
+
+    def __init__(self, size: int):
+        self.size, self.bos_token_id, self.eos_token_id, self.pad_token_id = size, 0, 1, 1
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def build(shape: str, layers: int | None, attn_implementation: str, dtype=None):
+    """A random-init model of `shape` (optionally with fewer layers: a scaled-down paper shape)."""
+    import torch
+
+    from mold.models.factory import build_tiny_model
+
+    entry = SHAPES[shape]
+    tiny = dict(entry["tiny"], **({"num_layers": layers} if layers else {}))
+    spec = ModelSpec.model_validate({"arch": entry["arch"], "tiny": tiny, "tokenizer": {"kind": "bpe"}})
+    model = build_tiny_model(spec, _VocabOnly(entry["vocab"]), seed=0, attn_implementation=attn_implementation)
+    return model.to(dtype or torch.float32)

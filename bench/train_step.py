@@ -1,0 +1,131 @@
+"""Step time and peak memory of MoLSAKI, MMIloss and DSS for one student shape (random init).
+
+    python bench/train_step.py --shape mini
+    python bench/train_step.py --shape gpt2-medium --layers 4 --seq 256      # scaled-down paper shape on CPU
+    python bench/train_step.py --shape gpt2-large --batch 16 --seq 512        # on a GPU
+
+Each method runs in its own subprocess (so CPU peak RSS is per method); the last line is
+`molsaki/dss step time ratio X, peak memory ratio Y`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+METHODS = ("dss", "mmi", "molsaki")
+
+
+def synthetic_batch(vocab: int, batch: int, seq: int, steps: int, words: int, device):
+    """Random explain/predict sequences with MoLSAKI groups: `steps` sentences, `words` numbers."""
+    import torch
+
+    from mold.distill.batching import Batch
+    from mold.distill.stage import DistillBatch
+
+    gen = torch.Generator().manual_seed(0)
+    def seqs(length: int) -> Batch:
+        ids = torch.randint(2, vocab, (batch, length), generator=gen)
+        labels = ids.clone()
+        labels[:, : length // 2] = -100
+        return Batch(ids, torch.ones_like(ids), labels).to(device)
+
+    explain, predict = seqs(seq), seqs(max(8, seq // 3))
+    step_tokens = torch.arange(seq).chunk(steps)
+    steps_m = torch.zeros(batch, steps, seq)
+    for a, toks in enumerate(step_tokens):
+        steps_m[:, a, toks] = 1.0
+    words_m = torch.zeros(batch, words, seq)
+    for b in range(words):
+        words_m[:, b, torch.randint(0, seq - 2, (1,), generator=gen) + torch.arange(2)] = 1.0
+    attention = {"has": torch.ones(batch, dtype=torch.bool), "steps": steps_m, "words": words_m,
+                 "step_mask": torch.ones(batch, steps, dtype=torch.bool), "word_mask": torch.ones(batch, words, dtype=torch.bool),
+                 "targets": torch.rand(batch, steps, words, generator=gen)}
+    return DistillBatch(predict, explain, {k: v.to(device) for k, v in attention.items()})
+
+
+def run_one(args) -> dict:
+    import resource
+
+    import torch
+
+    from mold.config import LossSpec, load_preset
+    from mold.distill.attention_loss import build_router
+    from mold.distill.methods import get_method
+    from mold.distill.stage import make_loss_fn
+    from shapes import SHAPES, build
+
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    method = get_method(args.method)
+    dtype = torch.bfloat16 if device.type == "cuda" and args.bf16 else torch.float32
+    model = build(args.shape, args.layers, args.attn if method.uses_attention else "sdpa", dtype).to(device)
+    router = build_router(model, LossSpec()).to(device) if method.kind == "molsaki" else None
+    params = list(model.parameters()) + (list(router.parameters()) if router else [])
+    optimizer = torch.optim.AdamW(params, lr=1e-5)
+    cfg = load_preset("mini")
+    loss_fn = make_loss_fn(method, model, cfg, router)
+    batch = synthetic_batch(SHAPES[args.shape]["vocab"], args.batch, args.seq, args.n_steps, args.n_words, device)
+
+    def step():
+        loss, _ = loss_fn(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(args.warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    times.sort()
+    return {"method": args.method, "step_s": times[len(times) // 2], "peak_bytes": peak, "device": str(device)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", default="mini", choices=["mini", "gpt2-medium", "gpt2-large", "tinyllama"])
+    parser.add_argument("--layers", type=int, help="fewer layers than the real shape (CPU)")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--seq", type=int, default=128, help="explain sequence length")
+    parser.add_argument("--n-steps", type=int, default=8, help="steps (sentences) per example")
+    parser.add_argument("--n-words", type=int, default=10, help="critical words per example")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--attn", default="eager", help="attention implementation for MoLSAKI's explain pass")
+    parser.add_argument("--bf16", action="store_true", help="bf16 weights on GPU")
+    parser.add_argument("--method", choices=METHODS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.method:
+        print(json.dumps(run_one(args)))
+        return
+    results = {}
+    for method in METHODS:
+        cmd = [sys.executable, __file__, *sys.argv[1:], "--method", method]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        results[method] = json.loads(out)
+        r = results[method]
+        print(f"{args.shape} {method:8s} step {r['step_s'] * 1000:8.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
+    dss, mmi, mol = results["dss"], results["mmi"], results["molsaki"]
+    print(f"mmi/dss step time ratio {mmi['step_s'] / dss['step_s']:.3f}, peak memory ratio {mmi['peak_bytes'] / dss['peak_bytes']:.3f}")
+    print(f"molsaki/dss step time ratio {mol['step_s'] / dss['step_s']:.3f}, peak memory ratio {mol['peak_bytes'] / dss['peak_bytes']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Efficient stepwise attention: SDPA for the layer output, and only what L_att needs on the side.
+
+Registered with transformers' attention interface as `mold_stepwise`. Outside a
+`collect_stepwise(...)` block it is plain SDPA. Inside, every layer also returns
+A_l[b, a, c] = Σ_{i∈step a, j∈word c} mean_h P_h[i, j] (§3.2) through `StepwiseMaps`, an
+autograd function that recomputes the softmax rows chunk by chunk in forward and backward,
+so no layer's (B, H, T, T) probability map outlives its own computation — neither in a
+no-grad teacher pass nor kept for a student's backward. Equals the eager reference within
+1e-5 in fp32 (tests/test_stepwise_kernel.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+
+IMPLEMENTATION = "mold_stepwise"
+ROW_CHUNK = 256  # query rows per recomputed block: memory ~ B·H·ROW_CHUNK·T
+
+
+def _acc(t: torch.Tensor) -> torch.dtype:
+    """Accumulation dtype: at least float32 (bf16/fp16 inputs are upcast)."""
+    return torch.promote_types(t.dtype, torch.float32)
+
+
+def _row_probs(q_rows: torch.Tensor, k: torch.Tensor, keep_rows: torch.Tensor | None, scale: float) -> torch.Tensor:
+    """softmax over keys for a block of query rows: (B, H, R, D), (B, H, T, D) -> (B, H, R, T), >= fp32."""
+    logits = (q_rows.to(_acc(q_rows)) @ k.to(_acc(k)).transpose(-1, -2)) * scale
+    if keep_rows is not None:
+        logits = logits.masked_fill(~keep_rows, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    return torch.nan_to_num(probs, nan=0.0)  # fully masked rows (padding queries) -> 0
+
+
+class StepwiseMaps(torch.autograd.Function):
+    """A = S · mean_h softmax(q kᵀ·scale + mask) · Wᵀ without storing the softmax (recomputed in backward)."""
+
+    @staticmethod
+    def forward(ctx, q, k, keep, steps, words, scale):  # q, k: (B, H, T, D); keep: (B, 1|H, T, T) bool or None
+        heads = q.shape[1]
+        acc = _acc(q)
+        out = q.new_zeros(q.shape[0], steps.shape[1], words.shape[1], dtype=acc)
+        for start in range(0, q.shape[2], ROW_CHUNK):
+            rows = slice(start, start + ROW_CHUNK)
+            probs = _row_probs(q[:, :, rows], k, None if keep is None else keep[:, :, rows], scale)
+            head_sum = probs.sum(dim=1)  # (B, R, T)
+            out += steps[:, :, rows].to(acc) @ head_sum @ words.to(acc).transpose(1, 2)  # (B,N1,R)(B,R,T)(B,T,N2)
+        ctx.save_for_backward(q, k, keep, steps, words)
+        ctx.scale = scale
+        return out / heads
+
+    @staticmethod
+    def backward(ctx, grad_out):  # grad_out: (B, N1, N2)
+        q, k, keep, steps, words = ctx.saved_tensors
+        scale, heads = ctx.scale, q.shape[1]
+        acc = _acc(q)
+        grad_q = torch.zeros_like(q, dtype=acc)
+        grad_k = torch.zeros_like(k, dtype=acc)
+        # dL/dP_h[i, j] = (1/H) Σ_a,c S[a, i] g[a, c] W[c, j]: the same for every head
+        grad_probs_all = steps.to(acc).transpose(1, 2) @ grad_out.to(acc) @ words.to(acc) / heads  # (B, T, T)
+        for start in range(0, q.shape[2], ROW_CHUNK):
+            rows = slice(start, start + ROW_CHUNK)
+            probs = _row_probs(q[:, :, rows], k, None if keep is None else keep[:, :, rows], scale)  # (B, H, R, T)
+            grad_probs = grad_probs_all[:, None, rows]  # (B, 1, R, T)
+            grad_logits = probs * (grad_probs - (grad_probs * probs).sum(-1, keepdim=True)) * scale  # softmax backward
+            grad_q[:, :, rows] = grad_logits @ k.to(acc)
+            grad_k += grad_logits.transpose(-1, -2) @ q[:, :, rows].to(acc)
+        return grad_q.to(q.dtype), grad_k.to(k.dtype), None, None, None, None
+
+
+class _Collector(threading.local):
+    steps: torch.Tensor | None = None
+    words: torch.Tensor | None = None
+    maps: list[torch.Tensor] | None = None
+
+
+_collector = _Collector()
+
+
+def _repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
+    return x if groups == 1 else x.repeat_interleave(groups, dim=1)
+
+
+def stepwise_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
+    """Attention-interface entry: SDPA output (B, T, H, D); records A_l when collecting."""
+    groups = getattr(module, "num_key_value_groups", 1)
+    key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
+    causal = query.shape[2] > 1 and attention_mask is None and (is_causal if is_causal is not None else getattr(module, "is_causal", True))
+    mask = attention_mask[:, :, :, : key.shape[-2]] if attention_mask is not None else None
+    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout if module.training else 0.0,
+                                         scale=scaling, is_causal=causal)
+    if _collector.maps is not None:
+        scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+        keep = mask if mask is None or mask.dtype == torch.bool else mask > torch.finfo(mask.dtype).min / 2
+        if keep is None and causal:
+            t = query.shape[2]
+            keep = torch.ones(t, t, dtype=torch.bool, device=query.device).tril()[None, None]
+        keep = None if keep is None else keep.expand(query.shape[0], -1, -1, -1)
+        _collector.maps.append(StepwiseMaps.apply(query, key, keep, _collector.steps, _collector.words, scale))
+    return out.transpose(1, 2).contiguous(), None
+
+
+def register() -> str:
+    """Make `mold_stepwise` known to transformers (attention function + SDPA-style masks)."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+    AttentionInterface.register(IMPLEMENTATION, stepwise_sdpa_forward)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(IMPLEMENTATION, sdpa_mask)
+    return IMPLEMENTATION
+
+
+@contextmanager
+def collect_stepwise(steps: torch.Tensor, words: torch.Tensor) -> Iterator[list[torch.Tensor]]:
+    """Inside the block, each `mold_stepwise` layer appends its A_l (B, N1, N2) to the yielded list."""
+    _collector.steps, _collector.words, _collector.maps = steps, words, []
+    try:
+        yield _collector.maps
+    finally:
+        _collector.steps = _collector.words = _collector.maps = None

@@ -1,0 +1,92 @@
+"""The efficient stepwise-attention path equals the eager reference (values and gradients, fp32)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+from mold import stepwise_kernel
+from mold.distill.student_attention import attention_implementation, stepwise_maps
+
+B, T = 3, 23
+
+
+def _models():
+    torch.manual_seed(0)
+    yield "gpt2", GPT2LMHeadModel(GPT2Config(vocab_size=61, n_embd=32, n_layer=2, n_head=4, n_positions=64,
+                                             resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+    yield "llama-gqa", LlamaForCausalLM(LlamaConfig(vocab_size=61, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                                    num_key_value_heads=2, intermediate_size=48))
+    yield "qwen2", Qwen2ForCausalLM(Qwen2Config(vocab_size=61, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                                num_key_value_heads=1, intermediate_size=48))
+
+
+def _groups():
+    steps = torch.zeros(B, 3, T)
+    steps[:, 0, 1:8], steps[:, 1, 8:15], steps[:, 2, 15:] = 1, 1, 1
+    words = torch.zeros(B, 4, T)
+    words[:, 0, [2, 3]], words[:, 1, 9], words[:, 2, 12], words[:, 3, [16, 17]] = 1, 1, 1, 1
+    words[2, 3] = 0  # one example has a padded (absent) word
+    return steps, words
+
+
+def _run(model, implementation, ids, mask, steps, words, weights):
+    model.set_attn_implementation(implementation)
+    model.zero_grad()
+    with stepwise_maps(model, steps, words) as maps:
+        logits = model(input_ids=ids, attention_mask=mask).logits
+    A = torch.stack(maps, dim=1)  # (B, L, N1, N2)
+    ((A * weights).sum() + 1e-3 * logits.square().mean()).backward()
+    return A.detach(), logits.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("row_chunk", [256, 5])
+@pytest.mark.parametrize("name_model", list(_models()), ids=lambda nm: nm[0])
+def test_efficient_equals_eager(name_model, row_chunk, monkeypatch):
+    monkeypatch.setattr(stepwise_kernel, "ROW_CHUNK", row_chunk)  # chunked recomputation = one block
+    _, model = name_model
+    model.eval()
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 61, (B, T), generator=gen)
+    mask = torch.ones(B, T, dtype=torch.long)
+    mask[1, 18:] = 0  # right padding
+    steps, words = _groups()
+    steps[1, 2, 18:] = 0
+    weights = torch.randn(B, model.config.num_hidden_layers, 3, 4, generator=gen)
+    A_ref, logits_ref, grads_ref = _run(model, "eager", ids, mask, steps, words, weights)
+    A, logits, grads = _run(model, attention_implementation("efficient"), ids, mask, steps, words, weights)
+    torch.testing.assert_close(A, A_ref, rtol=1e-5, atol=1e-5)
+    valid = mask.bool()
+    torch.testing.assert_close(logits[valid], logits_ref[valid], rtol=1e-5, atol=1e-5)
+    assert grads.keys() == grads_ref.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, grads_ref[name], rtol=1e-5, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def test_outside_collection_it_is_plain_sdpa():
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=61, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                         num_key_value_heads=2, intermediate_size=48)).eval()
+    ids = torch.randint(0, 61, (2, 9))
+    model.set_attn_implementation("sdpa")
+    reference = model(input_ids=ids).logits
+    model.set_attn_implementation(attention_implementation("efficient"))
+    torch.testing.assert_close(model(input_ids=ids).logits, reference, rtol=1e-6, atol=1e-6)
+
+
+def test_gradient_check_float64():
+    """StepwiseMaps' hand-written backward against autograd's numerical gradient."""
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(2, 2, 6, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    k = torch.randn(2, 2, 6, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    keep = torch.ones(6, 6, dtype=torch.bool).tril()[None, None].expand(2, 1, 6, 6)
+    steps = torch.zeros(2, 2, 6, dtype=torch.float64)
+    steps[:, 0, :3], steps[:, 1, 3:] = 1, 1
+    words = torch.zeros(2, 2, 6, dtype=torch.float64)
+    words[:, 0, 1], words[:, 1, [3, 4]] = 1, 1
+
+    def fn(q, k):
+        return stepwise_kernel.StepwiseMaps.apply(q, k, keep, steps, words, 0.5).double()
+
+    assert torch.autograd.gradcheck(fn, (q, k), eps=1e-6, atol=1e-4)
