@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from mold.config import ModelSpec
-
 SHAPES: dict[str, dict] = {
     "mini": {"arch": "gpt2", "tiny": {"hidden_size": 64, "num_layers": 3, "num_heads": 4, "max_positions": 512}, "vocab": 900},
     "gpt2-medium": {"arch": "gpt2", "tiny": {"hidden_size": 1024, "num_layers": 24, "num_heads": 16, "max_positions": 1024}, "vocab": 50257},
@@ -27,14 +25,19 @@ class _VocabOnly:
         return self.size
 
 
-def build(shape: str, layers: int | None, attn_implementation: str, dtype=None):
-    """A random-init model of `shape` (optionally with fewer layers: a scaled-down paper shape)."""
+def build(shape: str, layers: int | None, attn_implementation: str, dtype=None, device=None):
+    """A random-init model of `shape` (optionally fewer layers: a scaled-down paper shape), created
+    directly on `device` in `dtype` (a 32B model never passes through CPU memory)."""
     import torch
 
-    from mold.models.factory import build_tiny_model
+    from mold.models.factory import ARCH_CLASSES, tiny_config
+    from mold.config import TinyShape
 
     entry = SHAPES[shape]
-    tiny = dict(entry["tiny"], **({"num_layers": layers} if layers else {}))
-    spec = ModelSpec.model_validate({"arch": entry["arch"], "tiny": tiny, "tokenizer": {"kind": "bpe"}})
-    model = build_tiny_model(spec, _VocabOnly(entry["vocab"]), seed=0, attn_implementation=attn_implementation)
-    return model.to(dtype or torch.float32)
+    tiny = TinyShape(**dict(entry["tiny"], **({"num_layers": layers} if layers else {})))
+    config = tiny_config(entry["arch"], tiny, _VocabOnly(entry["vocab"]))
+    config._attn_implementation = attn_implementation
+    torch.manual_seed(0)
+    with torch.device(device or "cpu"):
+        model = ARCH_CLASSES[entry["arch"]][1]._from_config(config, dtype=dtype or torch.float32)
+    return model

@@ -65,8 +65,10 @@ def run_one(args) -> dict:
     torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     method = get_method(args.method)
-    dtype = torch.bfloat16 if device.type == "cuda" and args.bf16 else torch.float32
-    model = build(args.shape, args.layers, args.attn if method.uses_attention else "sdpa", dtype).to(device)
+    from mold.distill.student_attention import attention_implementation
+
+    implementation = attention_implementation(args.attn) if method.uses_attention else "sdpa"
+    model = build(args.shape, args.layers, implementation, torch.float32, device)
     router = build_router(model, LossSpec()).to(device) if method.kind == "molsaki" else None
     params = list(model.parameters()) + (list(router.parameters()) if router else [])
     optimizer = torch.optim.AdamW(params, lr=1e-5)
@@ -75,7 +77,8 @@ def run_one(args) -> dict:
     batch = synthetic_batch(SHAPES[args.shape]["vocab"], args.batch, args.seq, args.n_steps, args.n_words, device)
 
     def step():
-        loss, _ = loss_fn(batch)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" and args.bf16):
+            loss, _ = loss_fn(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -108,8 +111,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--attn", default="eager", help="attention implementation for MoLSAKI's explain pass")
-    parser.add_argument("--bf16", action="store_true", help="bf16 weights on GPU")
+    parser.add_argument("--attn", default="efficient", choices=["efficient", "eager"], help="MoLSAKI's stepwise-attention path")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast on GPU (weights and optimizer stay fp32)")
     parser.add_argument("--method", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.method:

@@ -15,18 +15,22 @@ from mold.teacher.parse import Dropped, check_reply
 from mold.teacher.prompts import Exemplar, build_prompt
 
 
+def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (less padding in left-padded generation)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 @torch.no_grad()
 def generate_replies(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
                      max_new_tokens: int, batch_size: int, description: str) -> list[str]:
     """Greedy continuations of `prompts`, batched by similar length, in input order."""
     tokenizer.padding_side = "left"
     device = next(model.parameters()).device
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     replies: list[str] = [""] * len(prompts)
     model.eval()
     with progress(description, total=len(prompts)) as advance:
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
+        for chunk in length_sorted_batches([len(p) for p in prompts], batch_size):
             enc = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True).to(device)
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,

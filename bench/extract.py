@@ -1,0 +1,109 @@
+"""Teacher attention-target extraction vs a plain no-grad forward with efficient attention (SDPA).
+
+    python bench/extract.py --shape mini
+    python bench/extract.py --shape llama3-8b --layers 2 --seq 512     # scaled-down paper shape on CPU
+    python bench/extract.py --shape qwen2.5-32b --batch 8 --seq 1024   # on a GPU (bf16)
+
+Each variant runs in its own subprocess; the last line is
+`extract/forward time ratio X, peak memory ratio Y`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+VARIANTS = ("forward", "extract", "extract_eager")
+
+
+def groups(batch: int, seq: int, n_steps: int, n_words: int, device):
+    import torch
+
+    steps = torch.zeros(batch, n_steps, seq, device=device)
+    for a, toks in enumerate(torch.arange(seq).chunk(n_steps)):
+        steps[:, a, toks] = 1.0
+    words = torch.zeros(batch, n_words, seq, device=device)
+    for b, start in enumerate(torch.linspace(1, seq - 3, n_words).long().tolist()):
+        words[:, b, start : start + 2] = 1.0
+    return steps, words
+
+
+def run_one(args) -> dict:
+    import resource
+
+    import torch
+
+    from mold.distill.student_attention import attention_implementation, stepwise_maps
+    from shapes import SHAPES, build
+
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    implementation = {"forward": "sdpa", "extract": attention_implementation("efficient"), "extract_eager": "eager"}[args.variant]
+    model = build(args.shape, args.layers, implementation, dtype, device).eval()
+    ids = torch.randint(2, SHAPES[args.shape]["vocab"], (args.batch, args.seq), device=device)
+    mask = torch.ones_like(ids)
+    steps, words = groups(args.batch, args.seq, args.n_steps, args.n_words, device)
+
+    @torch.no_grad()
+    def once():
+        if args.variant == "forward":
+            model(input_ids=ids, attention_mask=mask)
+            return
+        with stepwise_maps(model, steps, words) as maps:
+            model(input_ids=ids, attention_mask=mask)
+        torch.stack(maps, 1).float().cpu()
+
+    for _ in range(args.warmup):
+        once()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        once()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"variant": args.variant, "time_s": sorted(times)[len(times) // 2], "peak_bytes": peak, "device": str(device)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", default="mini", choices=["mini", "llama3-8b", "qwen2.5-32b"])
+    parser.add_argument("--layers", type=int)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seq", type=int, default=256)
+    parser.add_argument("--n-steps", type=int, default=8)
+    parser.add_argument("--n-words", type=int, default=12)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--skip-eager", action="store_true", help="do not run the eager reference (large shapes)")
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.variant:
+        print(json.dumps(run_one(args)))
+        return
+    results = {}
+    for variant in VARIANTS if not args.skip_eager else VARIANTS[:2]:
+        cmd = [sys.executable, __file__, *sys.argv[1:], "--variant", variant]
+        results[variant] = r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        print(f"{args.shape} {variant:14s} {r['time_s'] * 1000:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
+    fwd, ext = results["forward"], results["extract"]
+    if "extract_eager" in results:
+        eager = results["extract_eager"]
+        print(f"eager-extract/forward time ratio {eager['time_s'] / fwd['time_s']:.3f}, peak memory ratio {eager['peak_bytes'] / fwd['peak_bytes']:.3f}")
+    print(f"extract/forward time ratio {ext['time_s'] / fwd['time_s']:.3f}, peak memory ratio {ext['peak_bytes'] / fwd['peak_bytes']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
