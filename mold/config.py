@@ -35,6 +35,8 @@ class SyntheticMathSpec(Strict):
     min_steps: int = Field(1, ge=1, le=6, description="Fewest arithmetic steps per problem.")
     max_steps: int = Field(2, ge=1, le=6, description="Most arithmetic steps per problem.")
     templates: Literal["base", "alt"] = Field("base", description="Surface template family.")
+    max_operand: int = Field(20, ge=2, le=99, description="Largest start value and +/- operand.")
+    max_value: int = Field(99, ge=10, le=999, description="Largest value any intermediate result may take.")
     seed: int = Field(description="Generator seed; different splits need different seeds.")
 
     @model_validator(mode="after")

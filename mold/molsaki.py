@@ -214,7 +214,8 @@ class StudentMoL(nn.Module):
       paper writes it, but always has zero gradient);
     - `"flat"`: one `L*d -> L` affine map on the concatenated `h_1..h_L`.
 
-    Computes in float32 (values are cast), whatever the student's dtype.
+    The affine map starts at zero (uniform weights) [choice]. Computes in float32 (values are
+    cast), whatever the student's dtype.
     """
 
     def __init__(
@@ -234,6 +235,9 @@ class StudentMoL(nn.Module):
         self.norm = RMSNorm(dim, eps)
         out_in = (dim, 1) if router == "shared" else (num_layers * dim, num_layers)
         self.proj = nn.Linear(*out_in)
+        # [choice] the paper gives no initialisation: start from a uniform mixture of layers
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
 
     def forward(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """`values` `(B, L, N, d)`, `mask` `(B, N)` (1/True = real token) -> weights `(B, L)`."""

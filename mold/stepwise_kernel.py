@@ -24,13 +24,14 @@ ROW_CHUNK = 256  # query rows per recomputed block: memory ~ B·H·ROW_CHUNK·T
 
 
 def _acc(t: torch.Tensor) -> torch.dtype:
-    """Accumulation dtype: at least float32 (bf16/fp16 inputs are upcast)."""
+    """Softmax/accumulation dtype: at least float32. Matmuls run in the input dtype (bf16 tensor
+    cores under autocast), as fused attention kernels do; fp32 inputs stay fp32 throughout."""
     return torch.promote_types(t.dtype, torch.float32)
 
 
 def _row_logits(q_rows: torch.Tensor, k: torch.Tensor, keep_rows: torch.Tensor | None, scale: float) -> torch.Tensor:
     """Masked attention logits for a block of query rows: (B, H, R, D), (B, H, T, D) -> (B, H, R, T), >= fp32."""
-    logits = (q_rows.to(_acc(q_rows)) @ k.to(_acc(k)).transpose(-1, -2)) * scale
+    logits = (q_rows @ k.transpose(-1, -2)).to(_acc(q_rows)) * scale
     return logits if keep_rows is None else logits.masked_fill(~keep_rows, float("-inf"))
 
 
@@ -50,7 +51,7 @@ class StepwiseMaps(torch.autograd.Function):
         Only the critical-word columns are computed: P[i, j] = exp(q_i·k_j·scale - lse_i), O(T·C·D)."""
         acc, heads = _acc(q), q.shape[1]
         cols = words.sum(dim=(0, 1)).nonzero().squeeze(-1)  # (C,) tokens that belong to some critical word
-        logits = (q.to(acc) @ k[:, :, cols].to(acc).transpose(-1, -2)) * scale  # (B, H, T, C)
+        logits = (q @ k[:, :, cols].transpose(-1, -2)).to(acc) * scale  # (B, H, T, C)
         if keep is not None:
             logits = logits.masked_fill(~keep[..., cols], float("-inf"))
         probs = torch.exp(logits - lse.to(acc)[..., None]).sum(dim=1) / heads  # (B, T, C), head mean
@@ -72,8 +73,9 @@ class StepwiseMaps(torch.autograd.Function):
             probs = _row_probs(q[:, :, rows], k, None if keep is None else keep[:, :, rows], scale)  # (B, H, R, T)
             grad_probs = grad_probs_all[:, None, rows]  # (B, 1, R, T)
             grad_logits = probs * (grad_probs - (grad_probs * probs).sum(-1, keepdim=True)) * scale  # softmax backward
-            grad_q[:, :, rows] = grad_logits @ k.to(acc)
-            grad_k += grad_logits.transpose(-1, -2) @ q[:, :, rows].to(acc)
+            grad_logits = grad_logits.to(q.dtype)
+            grad_q[:, :, rows] = grad_logits @ k
+            grad_k += grad_logits.transpose(-1, -2) @ q[:, :, rows]
         return grad_q.to(q.dtype), grad_k.to(k.dtype), None, None, None, None, None
 
 

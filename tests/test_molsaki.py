@@ -285,9 +285,17 @@ def test_student_router_padding_invariance(router_kind):
 
 
 @pytest.mark.parametrize("router_kind", ["shared", "flat"])
+def test_student_router_starts_uniform(router_kind):
+    router = StudentMoL(num_layers=4, dim=3, tau=0.5, router=router_kind)
+    weights = router(torch.randn(2, 4, 6, 3), torch.ones(2, 6))
+    assert_close(weights, torch.full((2, 4), 0.25))
+
+
+@pytest.mark.parametrize("router_kind", ["shared", "flat"])
 def test_student_router_gradients(router_kind):
     torch.manual_seed(0)
     router = StudentMoL(num_layers=3, dim=4, tau=0.5, router=router_kind)
+    torch.nn.init.normal_(router.proj.weight)  # away from the (zero) initial map, as after a first step
     values, mask = torch.randn(2, 3, 5, 4), torch.ones(2, 5)
     router(values, mask)[:, 0].sum().backward()
     assert router.norm.weight.grad.abs().sum() > 0

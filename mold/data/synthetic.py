@@ -68,20 +68,21 @@ class MathStep:
     result: int
 
 
-def _plan_steps(rng: random.Random, start: int, num_steps: int) -> list[MathStep]:
-    """Random operations that keep every result an integer in 1..MAX_VALUE.
+def _plan_steps(rng: random.Random, start: int, num_steps: int, max_operand: int = MAX_OPERAND,
+                max_value: int = MAX_VALUE) -> list[MathStep]:
+    """Random operations that keep every result an integer in 1..max_value.
 
     Never reaching 0 keeps "0" from being a frequent, guessable answer.
     """
     steps, value = [], start
     for _ in range(num_steps):
-        mult = [k for k in MULTIPLIERS if value * k <= MAX_VALUE]
+        mult = [k for k in MULTIPLIERS if value * k <= max_value]
         if mult and rng.random() < MULTIPLY_PROB:
             op, operand = "*", rng.choice(mult)
         else:
-            ops = [op for op, ok in (("+", value < MAX_VALUE), ("-", value > 1)) if ok]
+            ops = [op for op, ok in (("+", value < max_value), ("-", value > 1)) if ok]
             op = rng.choice(ops)
-            high = min(MAX_OPERAND, MAX_VALUE - value) if op == "+" else min(MAX_OPERAND, value - 1)
+            high = min(max_operand, max_value - value) if op == "+" else min(max_operand, value - 1)
             operand = rng.randint(1, high)
         value = {"+": value + operand, "-": value - operand, "*": value * operand}[op]
         steps.append(MathStep(op, operand, value))
@@ -104,8 +105,8 @@ def _step_sentence(rng: random.Random, step: MathStep, family: dict, slots: dict
 
 def _math_example(rng: random.Random, spec: SyntheticMathSpec) -> tuple[str, str, str]:
     """(question, rationale, answer) of one problem."""
-    start = rng.randint(1, MAX_OPERAND)
-    steps = _plan_steps(rng, start, rng.randint(spec.min_steps, spec.max_steps))
+    start = rng.randint(1, spec.max_operand)
+    steps = _plan_steps(rng, start, rng.randint(spec.min_steps, spec.max_steps), spec.max_operand, spec.max_value)
     final = steps[-1].result
     if spec.templates == "base":
         (name, pron), noun = rng.choice(PEOPLE), rng.choice(BASE_OBJECTS)
