@@ -91,7 +91,7 @@ def test_att_loss_reaches_query_key_and_router_not_targets(setup):
     for block in student.transformer.h:
         qk_grad = block.attn.c_attn.weight.grad[:, : 2 * hidden]  # GPT-2 Conv1D: (in, 3*hidden) = [q | k | v]
         assert qk_grad.abs().sum() > 0
-    assert router.norm.weight.grad.abs().sum() > 0
+    assert router.proj.weight.grad.abs().sum() > 0  # the router's map (zero at init) learns from L_att
     assert all(not t.requires_grad for t in targets.values())
     assert batch.attention["targets"].grad is None
     assert sum(v for k, v in metrics.items() if k.startswith("p_s/")) == pytest.approx(1.0, abs=1e-5)
