@@ -41,10 +41,8 @@ def _run(model, implementation, ids, mask, steps, words, weights):
     return A.detach(), logits.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-@pytest.mark.parametrize("row_chunk", [256, 5])
 @pytest.mark.parametrize("name_model", list(_models()), ids=lambda nm: nm[0])
-def test_efficient_equals_eager(name_model, row_chunk, monkeypatch):
-    monkeypatch.setattr(stepwise_kernel, "ROW_CHUNK", row_chunk)  # chunked recomputation = one block
+def test_efficient_equals_eager(name_model):
     _, model = name_model
     model.eval()
     gen = torch.Generator().manual_seed(1)
@@ -75,19 +73,17 @@ def test_outside_collection_it_is_plain_sdpa():
     torch.testing.assert_close(model(input_ids=ids).logits, reference, rtol=1e-6, atol=1e-6)
 
 
-def test_gradient_check_float64():
-    """StepwiseMaps' hand-written backward against autograd's numerical gradient."""
+def test_word_mass_gradient_check_float64():
+    """Gradients through the extended-value SDPA call against numerical ones (q, k and v)."""
     gen = torch.Generator().manual_seed(0)
-    q = torch.randn(2, 2, 6, 3, dtype=torch.float64, generator=gen, requires_grad=True)
-    k = torch.randn(2, 2, 6, 3, dtype=torch.float64, generator=gen, requires_grad=True)
-    keep = torch.ones(6, 6, dtype=torch.bool).tril()[None, None].expand(2, 1, 6, 6)
-    steps = torch.zeros(2, 2, 6, dtype=torch.float64)
-    steps[:, 0, :3], steps[:, 1, 3:] = 1, 1
+    q, k, v = (torch.randn(2, 2, 6, 3, dtype=torch.float64, generator=gen, requires_grad=True) for _ in range(3))
     words = torch.zeros(2, 2, 6, dtype=torch.float64)
     words[:, 0, 1], words[:, 1, [3, 4]] = 1, 1
+    keep = torch.ones(2, 1, 6, 6, dtype=torch.bool).tril()
+    keep[1, :, :, 5] = False  # a padded key
 
-    def fn(q, k):
-        lse = ((q @ k.transpose(-1, -2)) * 0.5).masked_fill(~keep, float("-inf")).logsumexp(-1).detach()
-        return stepwise_kernel.StepwiseMaps.apply(q, k, keep, steps, words, 0.5, lse)
+    def fn(q, k, v):
+        out, mass = stepwise_kernel.sdpa_with_word_mass(q, k, v, words, keep, False, 0.5)
+        return out, mass
 
-    assert torch.autograd.gradcheck(fn, (q, k), eps=1e-6, atol=1e-4)
+    assert torch.autograd.gradcheck(fn, (q, k, v), eps=1e-6, atol=1e-5)
