@@ -6,20 +6,24 @@ import random
 from dataclasses import dataclass
 
 import torch
+from safetensors.torch import save_file
 
 from mold import paths
 from mold.config import ExperimentConfig
 from mold.console import log
 from mold.data.schema import RationaleRecord
+from mold.distill.attention_loss import build_router, explain_with_attention
+from mold.distill.attention_targets import attach_targets
 from mold.distill.batching import Batch, Encoded, collate, encode
 from mold.distill.losses import dss_loss, mmi_loss, target_cross_entropy
-from mold.distill.methods import Method, get_method, resolve_layer
+from mold.distill.methods import Method, get_method
+from mold.distill.student_attention import attention_implementation, group_matrices
 from mold.io import atomic_dir, read_jsonl, write_json_atomic
 from mold.models.factory import build_tiny_model, default_device, load_pretrained
 from mold.models.tokenizers import load_tokenizer
 from mold.prepare import read_prepared
 from mold.provenance import provenance
-from mold.train_loop import clear_checkpoints, train
+from mold.train_loop import batch_indices, clear_checkpoints, train
 
 
 @dataclass
@@ -54,15 +58,11 @@ def build_items(cfg: ExperimentConfig, pair_key: str, task_key: str, method: Met
                        encode(tokenizer, _prompt(cfg.cues.explain, r.question), r.rationale, max_len)) for r in records]
     stats = {"examples": len(items)}
     if method.uses_attention:
-        from mold.distill.attention_targets import attach_targets
-
         stats |= attach_targets(cfg, pair_key, task_key, method, records, items, cfg.cues.explain)
     return items, stats
 
 
 def attention_batch(items: list[TrainItem], length: int, device: torch.device) -> dict | None:
-    from mold.distill.student_attention import group_matrices
-
     if not any(it.target is not None for it in items):
         return None
     has = torch.tensor([it.target is not None for it in items], device=device)
@@ -77,8 +77,6 @@ def attention_batch(items: list[TrainItem], length: int, device: torch.device) -
 
 
 def make_batch_fn(items: list[TrainItem], batch_size: int, seed: int, pad_id: int, device: torch.device):
-    from mold.train_loop import batch_indices
-
     def batch_for_step(step: int) -> DistillBatch:
         chosen = [items[i] for i in batch_indices(len(items), batch_size, step, seed)]
         predict = collate([it.predict for it in chosen], pad_id).to(device)
@@ -99,8 +97,6 @@ def make_loss_fn(method: Method, student, cfg: ExperimentConfig, router=None):
         if method.kind == "vanilla":
             return loss_pre, {"L_pre": loss_pre.item()}
         if method.uses_attention:
-            from mold.distill.attention_loss import explain_with_attention
-
             explain_logits, loss_att, extra = explain_with_attention(student, batch, method, router, spec.tau2)
         else:
             explain_logits = student(input_ids=batch.explain.input_ids, attention_mask=batch.explain.attention_mask).logits
@@ -134,15 +130,11 @@ def run_distillation(cfg: ExperimentConfig, pair_key: str, task_key: str, method
     pair, method = cfg.pairs[pair_key], get_method(method_name)
     torch.manual_seed(seed)
     random.seed(seed)
-    from mold.distill.student_attention import attention_implementation
-
     implementation = attention_implementation(cfg.loss.attention_impl) if method.uses_attention else "sdpa"
     student, tokenizer = load_student(cfg, pair.student, seed, implementation)
     items, stats = build_items(cfg, pair_key, task_key, method, tokenizer)
     router = None
     if method.kind == "molsaki":
-        from mold.distill.attention_loss import build_router
-
         router = build_router(student, cfg.loss).to(default_device())
     device = next(student.parameters()).device
     run_dir = paths.run_dir(cfg, pair_key, task_key, method_name, seed)
@@ -155,8 +147,6 @@ def run_distillation(cfg: ExperimentConfig, pair_key: str, task_key: str, method
         student.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         if router is not None:
-            from safetensors.torch import save_file
-
             save_file({k: v.contiguous() for k, v in router.state_dict().items()}, tmp / "router.safetensors")
     summary = {"pair": pair_key, "task": task_key, "method": method_name, "seed": seed, "data": stats, "history": history,
                "provenance": provenance(cfg, seed=seed, student=cfg.models[pair.student].model_dump(mode="json"))}
