@@ -14,7 +14,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,12 +34,10 @@ def groups(batch: int, seq: int, n_steps: int, n_words: int, device):
 
 
 def run_one(args) -> dict:
-    import resource
-
     import torch
 
     from mold.distill.student_attention import attention_implementation, stepwise_maps
-    from shapes import SHAPES, build
+    from shapes import SHAPES, build, measure
 
     torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -60,20 +57,8 @@ def run_one(args) -> dict:
             model(input_ids=ids, attention_mask=mask)
         torch.stack(maps, 1).float().cpu()
 
-    for _ in range(args.warmup):
-        once()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(args.repeat):
-        start = time.perf_counter()
-        once()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"variant": args.variant, "time_s": sorted(times)[len(times) // 2], "peak_bytes": peak, "device": str(device)}
+    seconds, peak = measure(once, args.warmup, args.repeat, device)
+    return {"variant": args.variant, "time_s": seconds, "peak_bytes": peak, "device": str(device)}
 
 
 def main() -> None:

@@ -41,3 +41,28 @@ def build(shape: str, layers: int | None, attn_implementation: str, dtype=None, 
     with torch.device(device or "cpu"):
         model = ARCH_CLASSES[entry["arch"]][1]._from_config(config, dtype=dtype or torch.float32)
     return model
+
+
+def measure(fn, warmup: int, repeat: int, device) -> tuple[float, int]:
+    """Median seconds of `fn()` over `repeat` runs after `warmup`, and peak memory in bytes
+    (CUDA: max allocated during the timed runs; CPU: the process's peak RSS)."""
+    import resource
+    import time
+
+    import torch
+
+    cuda = device.type == "cuda"
+    for _ in range(warmup):
+        fn()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return sorted(times)[len(times) // 2], peak

@@ -14,7 +14,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,15 +50,13 @@ def synthetic_batch(vocab: int, batch: int, seq: int, steps: int, words: int, de
 
 
 def run_one(args) -> dict:
-    import resource
-
     import torch
 
     from mold.config import LossSpec, load_preset
     from mold.distill.attention_loss import build_router
     from mold.distill.methods import get_method
     from mold.distill.stage import make_loss_fn
-    from shapes import SHAPES, build
+    from shapes import SHAPES, build, measure
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -83,21 +80,8 @@ def run_one(args) -> dict:
         loss.backward()
         optimizer.step()
 
-    for _ in range(args.warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(args.repeat):
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    times.sort()
-    return {"method": args.method, "step_s": times[len(times) // 2], "peak_bytes": peak, "device": str(device)}
+    seconds, peak = measure(step, args.warmup, args.repeat, device)
+    return {"method": args.method, "step_s": seconds, "peak_bytes": peak, "device": str(device)}
 
 
 def main() -> None:
