@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -78,10 +77,10 @@ def main() -> None:
     if args.variant:
         print(json.dumps(run_one(args)))
         return
-    results = {}
-    for variant in VARIANTS if not args.skip_eager else VARIANTS[:2]:
-        cmd = [sys.executable, __file__, *sys.argv[1:], "--variant", variant]
-        results[variant] = r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    from shapes import run_each_in_subprocess
+
+    results = run_each_in_subprocess(__file__, "--variant", VARIANTS if not args.skip_eager else VARIANTS[:2])
+    for variant, r in results.items():
         print(f"{args.shape} {variant:14s} {r['time_s'] * 1000:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
     fwd, ext = results["forward"], results["extract"]
     if "extract_eager" in results:

@@ -66,3 +66,18 @@ def measure(fn, warmup: int, repeat: int, device) -> tuple[float, int]:
         times.append(time.perf_counter() - start)
     peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return sorted(times)[len(times) // 2], peak
+
+
+def run_each_in_subprocess(script: str, flag: str, names) -> dict[str, dict]:
+    """Rerun `script` with this command line plus `flag NAME` for each name, each in a fresh
+    process (so CPU peak RSS is per variant); return the JSON each printed last."""
+    import json
+    import subprocess
+    import sys
+
+    results = {}
+    for name in names:
+        cmd = [sys.executable, script, *sys.argv[1:], flag, name]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        results[name] = json.loads(out)
+    return results

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -102,12 +101,10 @@ def main() -> None:
     if args.method:
         print(json.dumps(run_one(args)))
         return
-    results = {}
-    for method in METHODS:
-        cmd = [sys.executable, __file__, *sys.argv[1:], "--method", method]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        results[method] = json.loads(out)
-        r = results[method]
+    from shapes import run_each_in_subprocess
+
+    results = run_each_in_subprocess(__file__, "--method", METHODS)
+    for method, r in results.items():
         print(f"{args.shape} {method:8s} step {r['step_s'] * 1000:8.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
     dss, mmi, mol = results["dss"], results["mmi"], results["molsaki"]
     print(f"mmi/dss step time ratio {mmi['step_s'] / dss['step_s']:.3f}, peak memory ratio {mmi['peak_bytes'] / dss['peak_bytes']:.3f}")
