@@ -44,8 +44,11 @@ def build(shape: str, layers: int | None, attn_implementation: str, dtype=None, 
 
 
 def measure(fn, warmup: int, repeat: int, device) -> tuple[float, int]:
-    """Median seconds of `fn()` over `repeat` runs after `warmup`, and peak memory in bytes
-    (CUDA: max allocated during the timed runs; CPU: the process's peak RSS)."""
+    """Median seconds of `fn()` over `repeat` runs after `warmup`, and peak memory in bytes.
+
+    CUDA: wall time and max allocated during the timed runs. CPU: the process's CPU time (with one
+    thread it equals wall time on an idle machine, and other load on the machine barely moves it)
+    and its peak RSS."""
     import resource
     import time
 
@@ -57,13 +60,14 @@ def measure(fn, warmup: int, repeat: int, device) -> tuple[float, int]:
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+    clock = time.perf_counter if cuda else time.process_time
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn()
         if cuda:
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return sorted(times)[len(times) // 2], peak
 

@@ -239,20 +239,28 @@ class StudentMoL(nn.Module):
         nn.init.zeros_(self.proj.weight)
         nn.init.zeros_(self.proj.bias)
 
-    def forward(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """`values` `(B, L, N, d)`, `mask` `(B, N)` (1/True = real token) -> weights `(B, L)`."""
+    def forward(self, values: torch.Tensor | Sequence[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+        """`values` `(B, L, N, d)` (or the L layers' `(B, N, d)` tensors), `mask` `(B, N)` (1/True = real token)
+        -> weights `(B, L)`."""
         # §3.3: h_l = sum_i RMSNorm(V_l)[i]; p_s = softmax((H w + b) / tau2)
-        batch, num_layers, _, dim = values.shape
-        keep = mask.bool()[:, None, :, None]  # (B, N) -> (B, 1, N, 1)
-        # Zero padding before the norm: RMSNorm(0) = 0 and no inf/NaN of padding reaches
-        # the forward value or any gradient.
-        values = torch.where(keep, values.float(), 0.0)
-        pooled = self.norm(values).sum(dim=2)  # (B, L, N, d) -> (B, L, d)
+        layers = values.unbind(1) if isinstance(values, torch.Tensor) else list(values)
+        keep = mask.bool()
+        pooled = torch.stack([self._pool(layer, keep) for layer in layers], dim=1)  # (B, L, d)
+        batch, num_layers, dim = pooled.shape
         if self.router == "shared":
             logits = self.proj(pooled).squeeze(-1)  # (B, L, d) -> (B, L, 1) -> (B, L)
         else:
             logits = self.proj(pooled.reshape(batch, num_layers * dim))  # (B, L*d) -> (B, L)
         return torch.softmax(logits.float() / self.tau, dim=-1)
+
+    def _pool(self, layer: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """`sum_i RMSNorm(x_i)` over real tokens, `(B, N, d) -> (B, d)`, without a normalised copy of x:
+        `sum_i w * x_i / rms(x_i) = w * (r @ x)` with `r_i = 1 / rms(x_i)` (0 for padding)."""
+        x = layer.float()
+        mean_square = torch.linalg.vecdot(x, x) / x.shape[-1]  # (B, N)
+        # Padding gets weight 0 through `where`: no inf/NaN of its norm reaches the output or a gradient.
+        inverse_rms = torch.where(keep, torch.rsqrt(mean_square + self.norm.eps), 0.0)
+        return torch.bmm(inverse_rms[:, None, :], x).squeeze(1) * self.norm.weight
 
 
 def mix_layers(A_layers: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,7 @@ def explain_with_attention(student, batch, method: Method, router: StudentMoL | 
     if method.kind == "sl":
         A_s = A_layers[:, resolve_layer(method.student_layer, A_layers.shape[1])]
     else:
-        p_s = router(torch.stack(values, dim=1), explain.attention_mask)  # (B, L2, T, d) -> (B, L2)
+        p_s = router(values, explain.attention_mask)  # L2 x (B, T, d) -> (B, L2)
         A_s = mix_layers(A_layers, p_s)
         kept = att["has"]
         mean_p_s = p_s[kept].mean(0) if kept.any() else p_s.mean(0)
