@@ -10,6 +10,10 @@ FROM ${BASE_IMAGE}
 # Torch wheel index: CUDA 12.8 build by default; `--build-arg TORCH_INDEX=https://download.pytorch.org/whl/cpu` for CPU.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cu128
 ARG TORCH_VERSION=2.13.0
+# Extra pip options for both installs, empty by default. A local build can point pip at wheels on disk,
+# e.g. `--build-arg PIP_EXTRA_ARGS="--find-links /opt/wheels"` with `podman build -v /opt/wheels:/opt/wheels:ro`
+# (workflow/scripts/podman_smoke.sh does this).
+ARG PIP_EXTRA_ARGS=""
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -24,15 +28,16 @@ RUN if ! command -v python3.11 >/dev/null 2>&1; then \
 
 WORKDIR /mold
 COPY requirements.lock pyproject.toml README.md ./
-RUN pip install --index-url "$TORCH_INDEX" "torch==${TORCH_VERSION}" \
+RUN pip install $PIP_EXTRA_ARGS --index-url "$TORCH_INDEX" "torch==${TORCH_VERSION}" \
     && grep -v '^torch==' requirements.lock > /tmp/lock.txt \
-    && pip install -r /tmp/lock.txt
+    && pip install $PIP_EXTRA_ARGS -r /tmp/lock.txt
 
 COPY mold ./mold
 COPY workflow ./workflow
 COPY Snakefile ./
 COPY tests ./tests
 COPY bench ./bench
-RUN pip install --no-deps -e . && mkdir -p results
+# No build isolation: the build backend is the lock's setuptools, already installed (nothing fetched).
+RUN pip install $PIP_EXTRA_ARGS --no-deps --no-build-isolation -e . && mkdir -p results
 
 CMD ["snakemake", "--cores", "all"]

@@ -8,24 +8,36 @@ import importlib.metadata as md
 import re
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 
 def closure(root: str = "mold") -> dict[str, str]:
+    """Installed versions of everything `root` needs, following extras it asks for (e.g. fsspec[http])."""
     seen: dict[str, str] = {}
-    todo = [root]
+    extras_done: set[tuple[str, str]] = set()
+    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
     while todo:
-        name = todo.pop()
+        name, extras = todo.pop()
         key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in seen:
+        new_extras = {e for e in extras if (key, e) not in extras_done}
+        if key in seen and not new_extras:
             continue
         try:
             dist = md.distribution(name)
         except md.PackageNotFoundError:
             continue
+        first_visit = key not in seen
         seen[key] = dist.version.split("+")[0]
-        for req in dist.requires or []:
-            if "extra ==" in req:
-                continue
-            todo.append(re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0])
+        extras_done.update((key, e) for e in new_extras)
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if req.marker is None:
+                needed = first_visit
+            else:
+                envs = ([{"extra": ""}] if first_visit else []) + [{"extra": e} for e in new_extras]
+                needed = any(req.marker.evaluate(env) for env in envs)
+            if needed:
+                todo.append((req.name, frozenset(req.extras)))
     seen.pop(root, None)
     return seen
 
