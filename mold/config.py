@@ -96,9 +96,13 @@ class TinyShape(Strict):
 
 
 class TeacherPretrainSpec(Strict):
-    """mini/smoke only: train the tiny teacher from scratch on gold rationales (issue 2 §4)."""
+    """Offline presets only: train the tiny teacher from scratch on rationales (issue 2 §4)."""
 
     steps: int = Field(ge=1)
+    rationales: Literal["gold", "palm"] = Field(
+        "gold", description="'gold': the train set's own rationales (synthetic tasks); 'palm': the DSS PaLM-540B "
+        "rationales of SVAMP / CSQA train problems (real data has none), CSQA keywords derived from them."
+    )
     batch_size: int = Field(16, ge=1)
     lr: float = Field(1e-3, gt=0)
     hint_fraction: float = Field(0.3, ge=0, le=1, description="Share of sequences written in the phase-2 hint format.")

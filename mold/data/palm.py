@@ -20,7 +20,7 @@ import ast
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Literal
 
@@ -193,10 +193,12 @@ def align_csqa(path: Path, examples: list[Example]) -> list[Example]:
 
 # ----------------------------------------------------------------------------- entry point
 def load_palm_rationales(
-    dataset: PalmDataset, split: Literal["train", "test"], data_dir: Path | str | None
+    dataset: PalmDataset, split: Literal["train", "test"], data_dir: Path | str | None,
+    ids: Collection[str] | None = None,
 ) -> tuple[list[RationaleRecord], dict[str, int]]:
     """PaLM rationales whose answer equals the gold answer (SPEC §3), as phase-0 records in DSS
-    file order, and the count of dropped completions by reason (FAILURE_REASONS)."""
+    file order, and the count of dropped completions by reason (FAILURE_REASONS).
+    `ids`: only these problems (a `limit`ed train split), kept and dropped alike."""
     if dataset not in MARKERS:
         raise ValueError(f"PaLM rationales exist for {sorted(MARKERS)}, not {dataset!r}")
     root = resolve_data_dir(data_dir)
@@ -211,6 +213,8 @@ def load_palm_rationales(
     failures: Counter[str] = Counter({reason: 0 for reason in FAILURE_REASONS})
     records = []
     for ex, raw in zip(aligned, completions):
+        if ids is not None and ex.id not in ids:
+            continue
         try:
             rationale, answer = parse_completion(dataset, raw, ex)
             if not answers_match(answer, ex.answer, kind):
@@ -221,3 +225,31 @@ def load_palm_rationales(
         records.append(RationaleRecord(id=ex.id, question=ex.question, answer=ex.answer, rationale=rationale,
                                        keywords=None, phase=0, source="palm"))
     return records, dict(failures)
+
+
+# ----------------------------------------------------------------------------- keywords
+STOPWORDS = frozenset("""
+a about after all also an and any are as at be because been before being but by can could did do does doing
+down during each for from had has have having he her here him his how i if in into is it its itself just
+may me might more most must my no not of off on once only or other our out over own same she should so some
+such than that the their them then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your answer choices choice likely usually
+often something someone thing things people person
+""".split())
+WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]")
+
+
+def derive_keywords(question: str, rationale: str, limit: tuple[int, int] = (3, 8)) -> list[str]:
+    """Critical words for a rationale that came without any (PaLM's CSQA rationales; SPEC §4 reads
+    keywords from the teacher): the rationale's content words that the question also uses, in
+    rationale order, then its other content words until `limit[0]`; at most `limit[1]`."""
+    lo, hi = limit
+    asked = {w.lower() for w in WORD_RE.findall(question)}
+    content: list[str] = []
+    for word in WORD_RE.findall(rationale):
+        key = word.lower()
+        if len(key) > 2 and key not in STOPWORDS and key not in content:
+            content.append(key)
+    shared = [w for w in content if w in asked]
+    others = [w for w in content if w not in asked]
+    return (shared + others[: max(0, lo - len(shared))])[:hi]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 from transformers import (
+    AutoConfig,
     AutoModelForCausalLM,
     GPT2Config,
     GPT2LMHeadModel,
@@ -50,14 +51,40 @@ def build_tiny_model(spec: ModelSpec, tokenizer: PreTrainedTokenizerBase, seed: 
 
 
 def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_implementation: str = "sdpa") -> PreTrainedModel:
-    """Load a checkpoint: `local_dir` (a saved tiny or trained model) or `spec.hub_id@revision`."""
+    """Load a checkpoint: `local_dir` (a saved tiny or trained model) or `spec.hub_id@revision`.
+    `device_map: auto` shards it over the visible GPUs by `shard_plan` (whole decoder layers per GPU)."""
     source = str(local_dir) if local_dir is not None else spec.hub_id
-    kwargs = {"attn_implementation": attn_implementation, "dtype": getattr(torch, spec.dtype)}
+    dtype = getattr(torch, spec.dtype)
+    kwargs = {"attn_implementation": attn_implementation, "dtype": dtype}
     if local_dir is None:
         kwargs["revision"] = spec.revision
     if spec.device_map == "auto":
-        kwargs["device_map"] = "auto"
+        config = AutoConfig.from_pretrained(source, revision=kwargs.get("revision"))
+        kwargs["device_map"] = shard_plan(config, dtype, gpu_memory_budget())
     return AutoModelForCausalLM.from_pretrained(source, **kwargs)
+
+
+def gpu_memory_budget(headroom: float = 0.85) -> dict[int, int]:
+    """Bytes each visible GPU may hold of weights; the rest is left to activations and the KV cache."""
+    if not torch.cuda.is_available():
+        raise RuntimeError("device_map: auto needs CUDA GPUs")
+    return {i: int(torch.cuda.mem_get_info(i)[0] * headroom) for i in range(torch.cuda.device_count())}
+
+
+def shard_plan(config, dtype: torch.dtype, max_memory: dict[int, int]) -> dict[str, int]:
+    """Module name -> GPU index for `config`'s model, computed on meta tensors (no weight is loaded
+    or allocated). Decoder layers are never split; a model that does not fit raises."""
+    from accelerate import init_empty_weights, infer_auto_device_map
+
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    plan = infer_auto_device_map(model, max_memory=dict(max_memory), no_split_module_classes=model._no_split_modules, dtype=dtype)
+    spilled = sorted(name for name, device in plan.items() if not isinstance(device, int))
+    if spilled:
+        total = sum(max_memory.values()) / 2**30
+        raise RuntimeError(f"{type(model).__name__} does not fit in {len(max_memory)} GPU(s) ({total:.0f} GiB for weights): "
+                           f"{len(spilled)} modules would go to {sorted({str(plan[n]) for n in spilled})}, e.g. {spilled[0]}")
+    return plan
 
 
 def default_device() -> torch.device:

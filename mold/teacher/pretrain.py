@@ -66,5 +66,8 @@ def make_loss_fn(model: PreTrainedModel):
 
 
 def pretrain_spec_as_training(spec: TeacherPretrainSpec) -> TrainingSpec:
+    """About five checkpoints per run, on log boundaries (TrainingSpec's rule), never under 50 steps apart."""
+    log_every = 25
+    checkpoint_every = max(50, spec.steps // 5 // log_every * log_every)
     return TrainingSpec(steps=spec.steps, batch_size=spec.batch_size, lr=spec.lr, warmup_steps=min(100, spec.steps // 10),
-                        max_length=512, checkpoint_every=max(50, spec.steps // 5), log_every=25)
+                        max_length=512, checkpoint_every=checkpoint_every, log_every=log_every)

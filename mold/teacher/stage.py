@@ -6,6 +6,7 @@ import torch
 
 from mold import paths
 from mold.config import ExperimentConfig
+from mold.data.schema import Example
 from mold.console import log
 from mold.io import atomic_dir, write_json_atomic, write_jsonl_atomic
 from mold.models.factory import build_tiny_model, default_device, load_pretrained
@@ -28,7 +29,7 @@ def pretrain_teacher(cfg: ExperimentConfig, model: str) -> None:
         raise ValueError(f"models.{model} has no pretrain section")
     tokenizer = load_tokenizer(spec, paths.tokenizer_dir(cfg, model))
     teacher = build_tiny_model(spec, tokenizer, seed=spec.pretrain.seed).to(default_device())
-    corpora = [pretrain.TeacherCorpus(cfg.tasks[t].answer_kind, read_prepared(cfg, cfg.tasks[t].train))
+    corpora = [pretrain.TeacherCorpus(cfg.tasks[t].answer_kind, _pretraining_examples(cfg, t, spec.pretrain.rationales))
                for t in _tasks_taught_by(cfg, model)]
     training = pretrain.pretrain_spec_as_training(spec.pretrain)
     out_dir = paths.pretrained_teacher_dir(cfg, model)
@@ -41,6 +42,29 @@ def pretrain_teacher(cfg: ExperimentConfig, model: str) -> None:
         tokenizer.save_pretrained(str(tmp))
         write_json_atomic(tmp / "train_log.json", {"history": history, "provenance": provenance(cfg, seed=spec.pretrain.seed)})
     clear_checkpoints(work_dir)
+
+
+def _pretraining_examples(cfg: ExperimentConfig, task_key: str, rationales: str) -> list[Example]:
+    """The task's prepared train examples, with gold rationales or with PaLM's (kept ones only)."""
+    task = cfg.tasks[task_key]
+    examples = read_prepared(cfg, task.train)
+    if rationales == "gold":
+        return examples
+    from mold.data.palm import derive_keywords, load_palm_rationales
+
+    spec = cfg.datasets[task.train]
+    if getattr(spec, "name", None) not in ("svamp", "csqa"):
+        raise ValueError(f"tasks.{task_key}: PaLM rationales exist for real svamp / csqa train sets, not {task.train!r}")
+    records, _ = load_palm_rationales(spec.name, spec.split, cfg.resolved_data_dir(), ids={e.id for e in examples})
+    rationale_of = {r.id: r.rationale for r in records}
+    joined = []
+    for example in examples:
+        rationale = rationale_of.get(example.id)
+        if rationale is None:  # PaLM got it wrong: no rationale to learn from
+            continue
+        keywords = derive_keywords(example.question, rationale, cfg.generation.num_keywords) if task.answer_kind == "choice" else None
+        joined.append(example.model_copy(update={"rationale": rationale, "keywords": keywords}))
+    return joined
 
 
 def load_teacher(cfg: ExperimentConfig, model: str, attn_implementation: str = "sdpa"):
@@ -63,7 +87,7 @@ def generate_rationales(cfg: ExperimentConfig, source: str, task_key: str) -> di
     task = cfg.tasks[task_key]
     examples = read_prepared(cfg, task.train)
     if source == "palm":
-        outcome, total = _palm_outcome(cfg, task.train), len(examples)
+        outcome, total = _palm_outcome(cfg, task.train, examples), len(examples)
     else:
         torch.manual_seed(0)
         teacher, tokenizer = load_teacher(cfg, source)
@@ -82,12 +106,12 @@ def generate_rationales(cfg: ExperimentConfig, source: str, task_key: str) -> di
     return summary
 
 
-def _palm_outcome(cfg: ExperimentConfig, train_dataset: str) -> TeacherOutcome:
-    """Hybrid setting (Table 3): PaLM-540B rationales shipped with the DSS data."""
+def _palm_outcome(cfg: ExperimentConfig, train_dataset: str, examples: list[Example]) -> TeacherOutcome:
+    """Hybrid setting (Table 3): PaLM-540B rationales shipped with the DSS data, for the prepared examples."""
     from mold.data.palm import load_palm_rationales
 
     spec = cfg.datasets[train_dataset]
-    records, failures = load_palm_rationales(spec.name, spec.split, cfg.resolved_data_dir())
+    records, failures = load_palm_rationales(spec.name, spec.split, cfg.resolved_data_dir(), ids={e.id for e in examples})
     dropped = [{"id": None, "phase": 0, "reason": reason, "detail": "", "reply": "", "final": True}
                for reason, count in failures.items() for _ in range(count)]
     return TeacherOutcome(kept=records, dropped=dropped)

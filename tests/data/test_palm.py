@@ -16,6 +16,7 @@ from mold.data.palm import (
     MARKERS,
     Rejected,
     csqa_answer,
+    derive_keywords,
     eval_arithmetic,
     load_palm_rationales,
     split_completion,
@@ -193,3 +194,24 @@ def test_gold_line_repeated(tmp_path):
     write_csqa(tmp_path, dss_rows=rows[:3] + rows[:1])
     with pytest.raises(DataError, match="record 4, field 'id'.*two lines"):
         load_palm_rationales("csqa", "train", tmp_path)
+
+
+def test_ids_restrict_kept_and_dropped_alike(shared_data_dir):
+    """A `limit`ed train split (paper-tiny) reads PaLM's rationales of its own problems only."""
+    first = load_real_dataset(RealDatasetSpec(name="svamp", split="train", limit=48), shared_data_dir)
+    records, failures = load_palm_rationales("svamp", "train", shared_data_dir, ids={ex.id for ex in first})
+    assert {r.id for r in records} <= {ex.id for ex in first}
+    assert len(records) + sum(failures.values()) == 48
+    everything, _ = _palm(shared_data_dir, "svamp", "train")
+    assert [r for r in everything if r.id in {ex.id for ex in first}] == records
+
+
+def test_derive_keywords_by_hand():
+    question = "Where would you keep milk so it stays fresh? Answer choices: (A) fridge, (B) oven."
+    rationale = "Milk must stay cold to stay fresh. A fridge keeps food cold."
+    # content words of the rationale that the question also uses, in rationale order
+    assert derive_keywords(question, rationale) == ["milk", "fresh", "fridge"]
+    # fewer than the minimum shared: the rationale's other content words fill up, in order
+    assert derive_keywords("Pick one. Answer choices: (A) fridge, (B) oven.", rationale) == ["fridge", "milk", "stay"]
+    assert derive_keywords(question, rationale, limit=(1, 2)) == ["milk", "fresh"]
+    assert derive_keywords("Why?", "It is so.") == []

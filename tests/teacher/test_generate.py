@@ -134,3 +134,12 @@ def test_choice_task_keeps_keywords(monkeypatch):
         ("c1", 2, ["bark"], "Dogs bark."),
     ]
     assert [(d["id"], d["reason"]) for d in outcome.dropped] == [("c1", "no_keywords")]
+
+
+@pytest.mark.parametrize("steps", [1, 49, 120, 160, 400, 1000, 4321])
+def test_pretraining_schedule_is_valid_for_any_step_count(steps):
+    from mold.config import TeacherPretrainSpec
+    from mold.teacher.pretrain import pretrain_spec_as_training
+
+    training = pretrain_spec_as_training(TeacherPretrainSpec(steps=steps))
+    assert training.steps == steps and training.checkpoint_every % training.log_every == 0
