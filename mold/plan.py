@@ -75,4 +75,6 @@ def final_targets(cfg: ExperimentConfig) -> list[Path]:
         tables.append("table2")
     if any(p.setting == "hybrid" for p in cfg.pairs.values()):
         tables.append("table3")
-    return [f for t in tables for f in paths.table_files(cfg, t)]
+    from mold.figures import figure_file
+
+    return [*(f for t in tables for f in paths.table_files(cfg, t)), figure_file(cfg)]

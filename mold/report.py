@@ -45,7 +45,9 @@ def write_all_tables(cfg: ExperimentConfig) -> None:
             by_setting[setting] = aggregate([r for r in records if r.pair == key], average_over=math)
         write_tables(cfg.root / "table3", table3(by_setting, _math_datasets(cfg, hybrid[0]), ["dss", "mmi", "molsaki"],
                                                  _paper_rows(cfg, 3), cfg.table_note))
-    log(f"tables written under {cfg.root}")
+    from mold.figures import write_layer_weights
+
+    log(f"tables written under {cfg.root}; layer-weight data in {write_layer_weights(cfg)}")
 
 
 def _unified_twin(cfg: ExperimentConfig, hybrid_pair: str) -> str:

@@ -23,7 +23,7 @@ def test_paper_tiny_has_the_paper_pairs_methods_and_tasks():
         fields = ("rationale_source", "attention_teacher", "student", "tasks", "methods", "paper_pair", "setting")
         assert {f: getattr(mine, f) for f in fields} == {f: getattr(pair, f) for f in fields}, key
     assert TINY.tasks == PAPER.tasks
-    assert plan.final_targets(TINY) == [p.parent.parent / TINY.name / p.name for p in plan.final_targets(PAPER)]
+    assert [p.relative_to(TINY.root) for p in plan.final_targets(TINY)] == [p.relative_to(PAPER.root) for p in plan.final_targets(PAPER)]
     assert len(paths.all_eval_files(PAPER)) == len(PAPER.seeds) * len(paths.all_eval_files(TINY))
 
 

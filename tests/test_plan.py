@@ -105,17 +105,16 @@ def test_train_datasets_sorted_unique(mini):
 
 def test_final_targets_of_mini(mini):
     targets = plan.final_targets(mini)
-    names = [p.name for p in targets]
-    assert names == [f"{t}.{ext}" for t in ("table1", "table2") for ext in ("md", "csv", "tex")]
-    assert all(p.parent == Path("/r/mini") for p in targets)
+    names = [p.relative_to("/r/mini").as_posix() for p in targets]
+    assert names == [f"{t}.{ext}" for t in ("table1", "table2") for ext in ("md", "csv", "tex")] + ["figures/layer_weights.csv"]
 
 
 def test_final_targets_without_sl_or_hybrid_is_table1_only(mini):
     pair = mini.pairs["tiny"].model_copy(update={"methods": ["vanilla", "dss"]})
     cfg = mini.model_copy(update={"pairs": {"tiny": pair}})
-    assert [p.name for p in plan.final_targets(cfg)] == ["table1.md", "table1.csv", "table1.tex"]
+    assert [p.name for p in plan.final_targets(cfg)] == ["table1.md", "table1.csv", "table1.tex", "layer_weights.csv"]
     hybrid = mini.model_copy(update={"pairs": {"tiny": pair.model_copy(update={"setting": "hybrid"})}})
-    assert [p.stem for p in plan.final_targets(hybrid)] == ["table1"] * 3 + ["table3"] * 3
+    assert [p.stem for p in plan.final_targets(hybrid)] == ["table1"] * 3 + ["table3"] * 3 + ["layer_weights"]
 
 
 def test_all_eval_files_count_and_uniqueness(mini):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-from mold import stepwise_kernel
+from mold import stepwise_cpu, stepwise_kernel
 from mold.distill.student_attention import attention_implementation, stepwise_maps
 
 B, T = 3, 23
@@ -106,13 +106,13 @@ def _small_inputs():
 def test_cpu_flash_path_gradient_check_float64(outputs, masking, fallback, monkeypatch):
     """The CPU path's hand-written backward against numerical gradients. `mass_only` leaves dO = 0
     on every row, so the normaliser term goes through the explicit-row fallback (dense or flash)."""
-    monkeypatch.setattr(stepwise_kernel, "DENSE_FALLBACK_LIMIT", 1 << 30 if fallback == "dense" else 0)
+    monkeypatch.setattr(stepwise_cpu, "DENSE_FALLBACK_LIMIT", 1 << 30 if fallback == "dense" else 0)
     q, k, v, words, keep = _small_inputs()
     mask = {"bool": keep, "additive": torch.zeros(keep.shape, dtype=torch.float64).masked_fill(~keep, float("-inf")),
             "causal": None}[masking]
 
     def fn(q, k, v):
-        out, mass = stepwise_kernel.flash_cpu_with_word_mass(q, k, v, words, mask, masking == "causal", 0.5)
+        out, mass = stepwise_cpu.flash_cpu_with_word_mass(q, k, v, words, mask, masking == "causal", 0.5)
         return (out, mass) if outputs == "both" else mass
 
     assert torch.autograd.gradcheck(fn, (q, k, v), eps=1e-6, atol=1e-5)
@@ -121,6 +121,6 @@ def test_cpu_flash_path_gradient_check_float64(outputs, masking, fallback, monke
 def test_cpu_flash_path_equals_value_column_path():
     q, k, v, words, keep = _small_inputs()
     expected = stepwise_kernel.sdpa_with_word_mass(q, k, v, words, keep, False, 0.5)
-    got = stepwise_kernel.flash_cpu_with_word_mass(q, k, v, words, keep, False, 0.5)
+    got = stepwise_cpu.flash_cpu_with_word_mass(q, k, v, words, keep, False, 0.5)
     for a, b in zip(got, expected):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)

@@ -8,6 +8,7 @@ rule extract_attention_targets:
     benchmark:
         f"{ROOT}/benchmarks/extract_attention_targets/{{teacher}}/{{source}}/{{task}}.tsv"
     threads: THREADS
+    priority: 5
     resources:
         gpu=1,
     shell:

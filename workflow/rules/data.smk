@@ -1,4 +1,5 @@
 rule prepare_data:
+    priority: 10  # cheap and upstream of everything
     output:
         f"{ROOT}/data/{{dataset}}.jsonl",
     log:
@@ -8,6 +9,7 @@ rule prepare_data:
 
 
 rule train_tokenizer:
+    priority: 10  # cheap; teachers wait for theirs
     input:
         plan.train_datasets(CFG),
     output:

@@ -7,7 +7,8 @@ rule pretrain_teacher:
         f"{ROOT}/logs/pretrain_teacher/{{model}}.log",
     benchmark:
         f"{ROOT}/benchmarks/pretrain_teacher/{{model}}.tsv"
-    threads: max(2, THREADS)
+    threads: THREADS
+    priority: 10  # the critical path: starts first (a 2-thread job would wait for both cores to be free at once)
     resources:
         gpu=1,
     shell:
@@ -25,6 +26,7 @@ rule generate_rationales:
     benchmark:
         f"{ROOT}/benchmarks/generate_rationales/{{source}}/{{task}}.tsv"
     threads: THREADS
+    priority: 5
     resources:
         gpu=1,
     shell:
