@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each variant keeps its fastest")
     parser.add_argument("--skip-eager", action="store_true", help="do not run the eager reference (large shapes)")
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -79,7 +80,7 @@ def main() -> None:
         return
     from shapes import run_each_in_subprocess
 
-    results = run_each_in_subprocess(__file__, "--variant", VARIANTS if not args.skip_eager else VARIANTS[:2])
+    results = run_each_in_subprocess(__file__, "--variant", VARIANTS if not args.skip_eager else VARIANTS[:2], rounds=args.rounds)
     for variant, r in results.items():
         print(f"{args.shape} {variant:14s} {r['time_s'] * 1000:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
     fwd, ext = results["forward"], results["extract"]

@@ -72,16 +72,31 @@ def measure(fn, warmup: int, repeat: int, device) -> tuple[float, int]:
     return sorted(times)[len(times) // 2], peak
 
 
-def run_each_in_subprocess(script: str, flag: str, names) -> dict[str, dict]:
+def run_each_in_subprocess(script: str, flag: str, names, rounds: int = 1) -> dict[str, dict]:
     """Rerun `script` with this command line plus `flag NAME` for each name, each in a fresh
-    process (so CPU peak RSS is per variant); return the JSON each printed last."""
+    process (so CPU peak RSS is per variant); return the JSON each printed last.
+
+    With `rounds` > 1 the variants run interleaved, round after round, and each keeps its fastest
+    round (time shared with other load on the machine only ever adds), with that round's peak memory.
+    """
     import json
     import subprocess
     import sys
 
-    results = {}
-    for name in names:
-        cmd = [sys.executable, script, *sys.argv[1:], flag, name]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        results[name] = json.loads(out)
+    own, skip = [], False  # this command line without `--rounds N` / `--rounds=N`
+    for arg in sys.argv[1:]:
+        if skip or arg.startswith("--rounds="):
+            skip = False
+        elif arg == "--rounds":
+            skip = True
+        else:
+            own.append(arg)
+    results: dict[str, dict] = {}
+    for _ in range(rounds):
+        for name in names:
+            cmd = [sys.executable, script, *own, flag, name]
+            out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+            key = "step_s" if "step_s" in out else "time_s"
+            if name not in results or out[key] < results[name][key]:
+                results[name] = out
     return results

@@ -4,7 +4,8 @@
     python bench/train_step.py --shape gpt2-medium --layers 4 --seq 256      # scaled-down paper shape on CPU
     python bench/train_step.py --shape gpt2-large --batch 16 --seq 512        # on a GPU
 
-Each method runs in its own subprocess (so CPU peak RSS is per method); the last line is
+Each method runs in its own subprocess (so CPU peak RSS is per method), interleaved over `--rounds`
+rounds, keeping each method's fastest; the last line is
 `molsaki/dss step time ratio X, peak memory ratio Y`.
 """
 
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each variant keeps its fastest")
     parser.add_argument("--attn", default="efficient", choices=["efficient", "eager"], help="MoLSAKI's stepwise-attention path")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast on GPU (weights and optimizer stay fp32)")
     parser.add_argument("--method", choices=METHODS, help=argparse.SUPPRESS)
@@ -103,7 +105,7 @@ def main() -> None:
         return
     from shapes import run_each_in_subprocess
 
-    results = run_each_in_subprocess(__file__, "--method", METHODS)
+    results = run_each_in_subprocess(__file__, "--method", METHODS, rounds=args.rounds)
     for method, r in results.items():
         print(f"{args.shape} {method:8s} step {r['step_s'] * 1000:8.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
     dss, mmi, mol = results["dss"], results["mmi"], results["molsaki"]
