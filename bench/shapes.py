@@ -72,6 +72,22 @@ def measure(fn, warmup: int, repeat: int, device) -> tuple[float, int]:
     return sorted(times)[len(times) // 2], peak
 
 
+def measure_interleaved(steps: dict, warmup: int, repeat: int) -> dict[str, float]:
+    """CPU: median process CPU seconds of each closure, the closures run in turn `repeat` times."""
+    import time
+
+    for fn in steps.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeat):
+        for name, fn in steps.items():
+            start = time.process_time()
+            fn()
+            times[name].append(time.process_time() - start)
+    return {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
+
+
 def run_each_in_subprocess(script: str, flag: str, names, rounds: int = 1) -> dict[str, dict]:
     """Rerun `script` with this command line plus `flag NAME` for each name, each in a fresh
     process (so CPU peak RSS is per variant); return the JSON each printed last.

@@ -5,7 +5,9 @@
     python bench/train_step.py --shape gpt2-large --batch 16 --seq 512        # on a GPU
 
 Each method runs in its own subprocess (so CPU peak RSS is per method), interleaved over `--rounds`
-rounds, keeping each method's fastest; the last line is
+rounds, keeping each method's fastest. On CPU the time ratios come from one more measurement with
+the three methods' steps interleaved in one process (shared-machine noise then hits all alike).
+The last line is
 `molsaki/dss step time ratio X, peak memory ratio Y`.
 """
 
@@ -49,28 +51,25 @@ def synthetic_batch(vocab: int, batch: int, seq: int, steps: int, words: int, de
     return DistillBatch(predict, explain, {k: v.to(device) for k, v in attention.items()})
 
 
-def run_one(args) -> dict:
+def make_step(args, method_name: str, device):
+    """One optimizer step of `method_name` on a fixed synthetic batch, as a closure."""
     import torch
 
     from mold.config import LossSpec, load_preset
     from mold.distill.attention_loss import build_router
     from mold.distill.methods import get_method
     from mold.distill.stage import make_loss_fn
-    from shapes import SHAPES, build, measure
+    from mold.distill.student_attention import attention_implementation
+    from shapes import SHAPES, build
 
     torch.manual_seed(0)
-    torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    method = get_method(args.method)
-    from mold.distill.student_attention import attention_implementation
-
+    method = get_method(method_name)
     implementation = attention_implementation(args.attn) if method.uses_attention else "sdpa"
     model = build(args.shape, args.layers, implementation, torch.float32, device)
     router = build_router(model, LossSpec()).to(device) if method.kind == "molsaki" else None
     params = list(model.parameters()) + (list(router.parameters()) if router else [])
     optimizer = torch.optim.AdamW(params, lr=1e-5)
-    cfg = load_preset("mini")
-    loss_fn = make_loss_fn(method, model, cfg, router)
+    loss_fn = make_loss_fn(method, model, load_preset("mini"), router)
     batch = synthetic_batch(SHAPES[args.shape]["vocab"], args.batch, args.seq, args.n_steps, args.n_words, device)
 
     def step():
@@ -80,8 +79,30 @@ def run_one(args) -> dict:
         loss.backward()
         optimizer.step()
 
-    seconds, peak = measure(step, args.warmup, args.repeat, device)
+    return step
+
+
+def run_one(args) -> dict:
+    import torch
+
+    from shapes import measure
+
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    seconds, peak = measure(make_step(args, args.method, device), args.warmup, args.repeat, device)
     return {"method": args.method, "step_s": seconds, "peak_bytes": peak, "device": str(device)}
+
+
+def run_interleaved(args) -> dict[str, float]:
+    """CPU: median step time of every method with their steps interleaved in one process, so that
+    load from elsewhere on the machine falls on all of them alike."""
+    import torch
+
+    from shapes import measure_interleaved
+
+    torch.set_num_threads(args.threads)
+    device = torch.device("cpu")
+    return measure_interleaved({m: make_step(args, m, device) for m in METHODS}, args.warmup, args.repeat)
 
 
 def main() -> None:
@@ -108,9 +129,14 @@ def main() -> None:
     results = run_each_in_subprocess(__file__, "--method", METHODS, rounds=args.rounds)
     for method, r in results.items():
         print(f"{args.shape} {method:8s} step {r['step_s'] * 1000:8.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
+    times = {m: r["step_s"] for m, r in results.items()}
+    if results["dss"]["device"] == "cpu":
+        times = run_interleaved(args)
+        print("CPU step times, interleaved in one process (used for the ratios): "
+              + ", ".join(f"{m} {t * 1000:.1f} ms" for m, t in times.items()))
     dss, mmi, mol = results["dss"], results["mmi"], results["molsaki"]
-    print(f"mmi/dss step time ratio {mmi['step_s'] / dss['step_s']:.3f}, peak memory ratio {mmi['peak_bytes'] / dss['peak_bytes']:.3f}")
-    print(f"molsaki/dss step time ratio {mol['step_s'] / dss['step_s']:.3f}, peak memory ratio {mol['peak_bytes'] / dss['peak_bytes']:.3f}")
+    print(f"mmi/dss step time ratio {times['mmi'] / times['dss']:.3f}, peak memory ratio {mmi['peak_bytes'] / dss['peak_bytes']:.3f}")
+    print(f"molsaki/dss step time ratio {times['molsaki'] / times['dss']:.3f}, peak memory ratio {mol['peak_bytes'] / dss['peak_bytes']:.3f}")
 
 
 if __name__ == "__main__":
