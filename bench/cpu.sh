@@ -7,9 +7,9 @@ out="${OUT:-bench/results}"; mkdir -p "$out"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 run() { echo "== python $*"; python "$@" 2>&1 | grep -v "^\[transformers\]"; }
 {
-  run bench/train_step.py --shape mini --repeat 20 --rounds 5
-  run bench/train_step.py --shape gpt2-medium --layers 2 --seq 128 --batch 4 --warmup 1 --repeat 3 --rounds 2
-  run bench/extract.py --shape mini --repeat 20 --rounds 5
-  run bench/extract.py --shape llama3-8b --layers 1 --seq 256 --batch 2 --warmup 1 --repeat 3 --rounds 2
+  run bench/train_step.py --shape mini --repeat 20 --rounds 3
+  run bench/train_step.py --shape gpt2-medium --layers 2 --seq 128 --batch 4 --warmup 1 --repeat 3 --rounds 1
+  run bench/extract.py --shape mini --repeat 20 --rounds 3
+  run bench/extract.py --shape llama3-8b --layers 1 --seq 256 --batch 2 --warmup 1 --repeat 3 --rounds 1
 } | tee "$out/cpu.txt"
 echo "== summary"; grep -h "^== \|ratio" "$out/cpu.txt"

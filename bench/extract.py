@@ -32,32 +32,53 @@ def groups(batch: int, seq: int, n_steps: int, n_words: int, device):
     return steps, words
 
 
-def run_one(args) -> dict:
+def make_once(args, variant: str, device):
+    """One no-grad pass of `variant` (plain forward, or extraction of A_l) as a closure."""
     import torch
 
     from mold.distill.student_attention import attention_implementation, stepwise_maps
-    from shapes import SHAPES, build, measure
+    from shapes import SHAPES, build
 
-    torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    implementation = {"forward": "sdpa", "extract": attention_implementation("efficient"), "extract_eager": "eager"}[args.variant]
+    implementation = {"forward": "sdpa", "extract": attention_implementation("efficient"), "extract_eager": "eager"}[variant]
     model = build(args.shape, args.layers, implementation, dtype, device).eval()
-    ids = torch.randint(2, SHAPES[args.shape]["vocab"], (args.batch, args.seq), device=device)
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(2, SHAPES[args.shape]["vocab"], (args.batch, args.seq), generator=gen).to(device)
     mask = torch.ones_like(ids)
     steps, words = groups(args.batch, args.seq, args.n_steps, args.n_words, device)
 
     @torch.no_grad()
     def once():
-        if args.variant == "forward":
+        if variant == "forward":
             model(input_ids=ids, attention_mask=mask)
             return
         with stepwise_maps(model, steps, words) as maps:
             model(input_ids=ids, attention_mask=mask)
         torch.stack(maps, 1).float().cpu()
 
-    seconds, peak = measure(once, args.warmup, args.repeat, device)
+    return once
+
+
+def run_one(args) -> dict:
+    import torch
+
+    from shapes import measure
+
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    seconds, peak = measure(make_once(args, args.variant, device), args.warmup, args.repeat, device)
     return {"variant": args.variant, "time_s": seconds, "peak_bytes": peak, "device": str(device)}
+
+
+def run_interleaved(args, variants) -> dict[str, float]:
+    """CPU: median time of each variant with their passes interleaved in one process."""
+    import torch
+
+    from shapes import measure_interleaved
+
+    torch.set_num_threads(args.threads)
+    device = torch.device("cpu")
+    return measure_interleaved({v: make_once(args, v, device) for v in variants}, args.warmup, args.repeat)
 
 
 def main() -> None:
@@ -83,11 +104,17 @@ def main() -> None:
     results = run_each_in_subprocess(__file__, "--variant", VARIANTS if not args.skip_eager else VARIANTS[:2], rounds=args.rounds)
     for variant, r in results.items():
         print(f"{args.shape} {variant:14s} {r['time_s'] * 1000:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
+    times = {v: r["time_s"] for v, r in results.items()}
+    if results["forward"]["device"] == "cpu":
+        times = run_interleaved(args, list(results))
+        print("CPU times, interleaved in one process (used for the ratios): "
+              + ", ".join(f"{v} {t * 1000:.1f} ms" for v, t in times.items()))
     fwd, ext = results["forward"], results["extract"]
     if "extract_eager" in results:
         eager = results["extract_eager"]
-        print(f"eager-extract/forward time ratio {eager['time_s'] / fwd['time_s']:.3f}, peak memory ratio {eager['peak_bytes'] / fwd['peak_bytes']:.3f}")
-    print(f"extract/forward time ratio {ext['time_s'] / fwd['time_s']:.3f}, peak memory ratio {ext['peak_bytes'] / fwd['peak_bytes']:.3f}")
+        print(f"eager-extract/forward time ratio {times['extract_eager'] / times['forward']:.3f}, "
+              f"peak memory ratio {eager['peak_bytes'] / fwd['peak_bytes']:.3f}")
+    print(f"extract/forward time ratio {times['extract'] / times['forward']:.3f}, peak memory ratio {ext['peak_bytes'] / fwd['peak_bytes']:.3f}")
 
 
 if __name__ == "__main__":
