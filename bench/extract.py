@@ -59,28 +59,6 @@ def make_once(args, variant: str, device):
     return once
 
 
-def run_one(args) -> dict:
-    import torch
-
-    from shapes import measure
-
-    torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    seconds, peak = measure(make_once(args, args.variant, device), args.warmup, args.repeat, device)
-    return {"variant": args.variant, "time_s": seconds, "peak_bytes": peak, "device": str(device)}
-
-
-def run_interleaved(args, variants) -> dict[str, float]:
-    """CPU: median time of each variant with their passes interleaved in one process."""
-    import torch
-
-    from shapes import measure_interleaved
-
-    torch.set_num_threads(args.threads)
-    device = torch.device("cpu")
-    return measure_interleaved({v: make_once(args, v, device) for v in variants}, args.warmup, args.repeat)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", default="mini", choices=["mini", "llama3-8b", "qwen2.5-32b"])
@@ -97,16 +75,18 @@ def main() -> None:
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
-        print(json.dumps(run_one(args)))
+        from shapes import run_variant
+
+        print(json.dumps(run_variant(make_once, args, args.variant)))
         return
-    from shapes import run_each_in_subprocess
+    from shapes import run_each_in_subprocess, run_interleaved
 
     results = run_each_in_subprocess(__file__, "--variant", VARIANTS if not args.skip_eager else VARIANTS[:2], rounds=args.rounds)
     for variant, r in results.items():
-        print(f"{args.shape} {variant:14s} {r['time_s'] * 1000:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
-    times = {v: r["time_s"] for v, r in results.items()}
+        print(f"{args.shape} {variant:14s} {r['seconds'] * 1000:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
+    times = {v: r["seconds"] for v, r in results.items()}
     if results["forward"]["device"] == "cpu":
-        times = run_interleaved(args, list(results))
+        times = run_interleaved(make_once, args, list(results))
         print("CPU times, interleaved in one process (used for the ratios): "
               + ", ".join(f"{v} {t * 1000:.1f} ms" for v, t in times.items()))
     fwd, ext = results["forward"], results["extract"]

@@ -72,6 +72,27 @@ def measure(fn, warmup: int, repeat: int, device) -> tuple[float, int]:
     return sorted(times)[len(times) // 2], peak
 
 
+def run_variant(make, args, name: str) -> dict:
+    """Build `make(args, name, device)` on the GPU if there is one (else CPU) and measure it:
+    {"name", "seconds", "peak_bytes", "device"}. This is what each benchmark subprocess prints."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    seconds, peak = measure(make(args, name, device), args.warmup, args.repeat, device)
+    return {"name": name, "seconds": seconds, "peak_bytes": peak, "device": str(device)}
+
+
+def run_interleaved(make, args, names) -> dict[str, float]:
+    """CPU: median seconds of every variant, their runs interleaved in one process so that load
+    from elsewhere on the machine falls on all of them alike."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    device = torch.device("cpu")
+    return measure_interleaved({name: make(args, name, device) for name in names}, args.warmup, args.repeat)
+
+
 def measure_interleaved(steps: dict, warmup: int, repeat: int) -> dict[str, float]:
     """CPU: median process CPU seconds of each closure, the closures run in turn `repeat` times."""
     import time
@@ -112,7 +133,6 @@ def run_each_in_subprocess(script: str, flag: str, names, rounds: int = 1) -> di
         for name in names:
             cmd = [sys.executable, script, *own, flag, name]
             out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-            key = "step_s" if "step_s" in out else "time_s"
-            if name not in results or out[key] < results[name][key]:
+            if name not in results or out["seconds"] < results[name]["seconds"]:
                 results[name] = out
     return results

@@ -82,29 +82,6 @@ def make_step(args, method_name: str, device):
     return step
 
 
-def run_one(args) -> dict:
-    import torch
-
-    from shapes import measure
-
-    torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    seconds, peak = measure(make_step(args, args.method, device), args.warmup, args.repeat, device)
-    return {"method": args.method, "step_s": seconds, "peak_bytes": peak, "device": str(device)}
-
-
-def run_interleaved(args) -> dict[str, float]:
-    """CPU: median step time of every method with their steps interleaved in one process, so that
-    load from elsewhere on the machine falls on all of them alike."""
-    import torch
-
-    from shapes import measure_interleaved
-
-    torch.set_num_threads(args.threads)
-    device = torch.device("cpu")
-    return measure_interleaved({m: make_step(args, m, device) for m in METHODS}, args.warmup, args.repeat)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", default="mini", choices=["mini", "gpt2-medium", "gpt2-large", "tinyllama"])
@@ -122,16 +99,18 @@ def main() -> None:
     parser.add_argument("--method", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.method:
-        print(json.dumps(run_one(args)))
+        from shapes import run_variant
+
+        print(json.dumps(run_variant(make_step, args, args.method)))
         return
-    from shapes import run_each_in_subprocess
+    from shapes import run_each_in_subprocess, run_interleaved
 
     results = run_each_in_subprocess(__file__, "--method", METHODS, rounds=args.rounds)
     for method, r in results.items():
-        print(f"{args.shape} {method:8s} step {r['step_s'] * 1000:8.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
-    times = {m: r["step_s"] for m, r in results.items()}
+        print(f"{args.shape} {method:8s} step {r['seconds'] * 1000:8.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
+    times = {m: r["seconds"] for m, r in results.items()}
     if results["dss"]["device"] == "cpu":
-        times = run_interleaved(args)
+        times = run_interleaved(make_step, args, METHODS)
         print("CPU step times, interleaved in one process (used for the ratios): "
               + ", ".join(f"{m} {t * 1000:.1f} ms" for m, t in times.items()))
     dss, mmi, mol = results["dss"], results["mmi"], results["molsaki"]
