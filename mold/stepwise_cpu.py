@@ -1,13 +1,18 @@
 """CPU path of the stepwise attention (see mold.stepwise_kernel): no extra value columns.
 
 The flash kernel runs at the model's own head size and returns each query row's log-normaliser
-lse_i; the attention probabilities on the M critical-word tokens are then P_ij = exp(s q_i·k_j - lse_i),
-a small (T × M) product, and mean_h(P_h Wᵀ) follows. The backward is written by hand (below).
+lse_i; the attention probabilities on the M critical-word tokens are then
+P_ij = exp(s q_i·k_j + m_ij - lse_i) (m: the additive mask), a small (T × M) product, and
+mean_h(P_h Wᵀ) follows. The backward is written by hand (below).
 """
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import torch
+
 
 def _word_columns(words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The key positions that belong to some critical word, per example.
@@ -23,18 +28,10 @@ def _word_columns(words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torc
     return index, valid, member
 
 
-def _allowed(mask: torch.Tensor | None, causal: bool, rows: int, columns: torch.Tensor) -> torch.Tensor:
-    """Which (query row, key column) pairs attention may use: (B, 1 or H, T, M) for the columns `columns` (B, M)."""
-    batch, width = columns.shape
-    if mask is None:
-        allowed = torch.ones(batch, 1, rows, width, dtype=torch.bool, device=columns.device)
-    else:
-        full = mask if mask.dtype == torch.bool else mask > float("-inf")
-        full = full.expand(batch, -1, rows, -1)
-        allowed = full.gather(3, columns[:, None, None, :].expand(-1, full.shape[1], rows, -1))
-    if causal:
-        allowed = allowed & (columns[:, None, None, :] <= torch.arange(rows, device=columns.device)[None, None, :, None])
-    return allowed
+def _on_columns(mask: torch.Tensor, rows: int, index: torch.Tensor) -> torch.Tensor:
+    """`mask` (B or 1, 1 or H, T, T) read on the key columns `index` (B, M): (B, 1 or H, T, M)."""
+    full = mask.expand(index.shape[0], -1, rows, -1)
+    return full.gather(3, index[:, None, None, :].expand(-1, full.shape[1], rows, -1))
 
 
 def _additive(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
@@ -43,110 +40,132 @@ def _additive(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | N
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, float("-inf"))
 
 
+def _raise_by_extra(out: torch.Tensor, grad_out: torch.Tensor, extra: torch.Tensor, value: torch.Tensor):
+    """(dO', out') for the flash backward, with dO'_i·out'_i = dO_i·out_i + E_i.
+
+    Most rows: dO' = dO, out' = out + E_i dO_i / |dO_i|². Rows that cannot carry E_i that way
+    (|E_i| / |dO_i| > c / ε; e.g. dO_i = 0 on tokens whose last-layer output no loss reads) are
+    lifted, dO'_i = dO_i + λ_i e_1 with λ_i = max(ε |E_i| / c, tiny) (ε: the dtype's epsilon,
+    c = max(1, max_j |v_j[0]|)), and get out'_i = out_i + (E_i / dO'_i[0]) e_1 (finite: ≤ c/ε).
+    The lift adds P_ij λ_i (v_j[0] - out_i[0]) to dS_ij, at most 2 ε |E_i| P_ij (rounding level next
+    to the P_ij E_i it carries), and Σ_i P_ij λ_i e_1 to dV_j, at most ε max_i |E_i|.
+    """
+    info = torch.finfo(grad_out.dtype)
+    norm2 = torch.linalg.vecdot(grad_out, grad_out)
+    largest = max(float(torch.linalg.vector_norm(value.detach()[..., 0], ord=float("inf"))), 1.0)
+    short = norm2 * (largest / info.eps) ** 2 < extra.square()
+    coefficient = extra / norm2.clamp_min(info.tiny)  # 0 where E_i = 0, finite where not short
+    if not short.any():
+        return grad_out, torch.addcmul(out, coefficient[..., None], grad_out)
+    first = grad_out[..., 0]
+    lift = (extra.abs() * (info.eps / largest)).clamp_min_(info.tiny)
+    lifted_first = torch.where(short, first + torch.copysign(lift, first), first)
+    grad_out = grad_out.clone()
+    grad_out[..., 0] = lifted_first
+    shifted = torch.addcmul(out, torch.where(short, 0.0, coefficient)[..., None], grad_out)
+    shifted[..., 0] += torch.where(short, extra / lifted_first, 0.0)
+    return grad_out, shifted
+
+
+def _lowest_exponent(dtype: torch.dtype) -> float:
+    """½ log(tiny): exponents are raised to it before exp(), so P_ij ≥ √tiny (1e-19 in fp32) where not
+    masked. Below it exp() takes a slow path on CPU (up to 10x, for results that are 0 or subnormal
+    anyway), and products of such P with gradients would be subnormal (slow again). The change is far
+    below the resolution of a word mass (a sum of M probabilities)."""
+    return 0.5 * math.log(torch.finfo(dtype).tiny)
+
+
 class _FlashWordMassCPU(torch.autograd.Function):
     """CPU path: the flash kernel at the model's own head size, plus P on the word columns only.
 
-    Forward: out, lse = flash(q, k, v); for the M word-token keys, P_ij = exp(s q_i·k_j - lse_i),
+    Forward: out, lse = flash(q, k, v); for the M word-token keys, P_ij = exp(s q_i·k_j + m_ij - lse_i),
     so word_mass = mean_h P_word · member (no extra value columns, no padding of q/k).
     Backward: with G the upstream gradient of word_mass, per head g_ij = Σ_c G_ic w_cj / H on the
     word columns and E_i = Σ_j P_ij g_ij,
         dS_ij = P_ij (dO_i·v_j - D_i - E_i) + P_ij g_ij.
     The first part is the flash backward with D_i = dO_i·out_i raised by E_i, obtained by handing
-    it out' = out + E_i dO_i / |dO_i|²; the second is dense only on the M word columns. Rows with
-    E_i ≠ 0 but dO_i = 0 (tokens whose last-layer output no loss reads) get their E term separately.
+    it out' = out + E_i dO_i / |dO_i|² (rows with dO_i ≈ 0 are lifted first: `_raise_by_extra`); the
+    second is dense only on the M word columns.
     (B, H) are folded into one batch dimension for the small matrix products.
     """
 
     @staticmethod
     def forward(ctx, query, key, value, columns, causal: bool, scale: float):
         batch, heads, length, head_dim = query.shape
-        index, member, allowed, additive = columns
+        index, member, bias, allowed, allowed_rows, additive = columns
         out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
             query, key, value, 0.0, causal, attn_mask=additive, scale=scale)
         width = index.shape[1]
         key_words = key.gather(2, index[:, None, :, None].expand(-1, heads, -1, head_dim))  # (B, H, M, D)
         flat = batch * heads
         query_flat = query.reshape(flat, length, head_dim)
-        # P_ij = exp(s q_i·k_j - lse_i) on the word columns: (B·H, T, D)(B·H, D, M) -> (B·H, T, M)
-        probs = torch.baddbmm(-lse.reshape(flat, length, 1), query_flat,
-                              key_words.reshape(flat, width, head_dim).transpose(1, 2), alpha=scale)
-        probs = probs.exp_().view(batch, heads, length, width).masked_fill_(~allowed, 0.0)
-        word_mass = torch.bmm(probs.mean(dim=1), member.transpose(1, 2))  # (B, T, M)(B, M, N2) -> (B, T, N2)
-        ctx.save_for_backward(query, key, value, out, lse, additive, index, member, probs, key_words, query_flat)
+        # P_ij = exp(s q_i·k_j + m_ij - lse_i) on the word columns: (B·H, T, D)(B·H, D, M) -> (B·H, T, M)
+        exponent = torch.baddbmm(-lse.reshape(flat, length, 1), query_flat,
+                                 key_words.reshape(flat, width, head_dim).transpose(1, 2), alpha=scale)
+        exponent = exponent.view(batch, heads, length, width)
+        if bias is not None:
+            exponent.add_(bias)
+        # Exponents above 0 are rounding (P ≤ 1) or masked keys (which `allowed` zeroes next, so no inf·0).
+        probs = exponent.clamp_(_lowest_exponent(exponent.dtype), 0.0).exp_()
+        if allowed.shape[1] > 1:  # a per-head mask; otherwise the mask is applied after the head sum
+            probs.mul_(allowed)
+        mean_probs = probs.sum(dim=1).mul_(allowed_rows).div_(heads)
+        word_mass = torch.bmm(mean_probs, member.transpose(1, 2))  # (B, T, M)(B, M, N2) -> (B, T, N2)
+        ctx.save_for_backward(query, key, value, out, lse, additive, index, member, allowed_rows, probs, key_words, query_flat)
         ctx.causal, ctx.scale = causal, scale
         return out, word_mass
 
     @staticmethod
     def backward(ctx, grad_out, grad_mass):
-        query, key, value, out, lse, additive, index, member, probs, key_words, query_flat = ctx.saved_tensors
+        query, key, value, out, lse, additive, index, member, allowed_rows, probs, key_words, query_flat = ctx.saved_tensors
         batch, heads, length, head_dim = query.shape
         width, flat, scale = index.shape[1], batch * heads, ctx.scale
-        grad_out = torch.zeros_like(out) if grad_out is None else grad_out
+        out_used = grad_out is not None
+        grad_out = grad_out if out_used else torch.zeros_like(out)
         if grad_mass is None:
             grad_mass = out.new_zeros(batch, length, member.shape[1])
-        per_word = torch.bmm(grad_mass, member).div_(heads)  # g: (B, T, N2)(B, N2, M) -> (B, T, M)
+        # g: (B, T, N2)(B, N2, M) -> (B, T, M), zero where masked (which zeroes P ∘ g there)
+        per_word = torch.bmm(grad_mass, member).mul_(allowed_rows).div_(heads)
         d_scores = probs * per_word[:, None]  # P ∘ g on the word columns (B, H, T, M)
         extra = d_scores.sum(dim=-1)  # E_i (B, H, T)
-        norm2 = torch.linalg.vecdot(grad_out, grad_out)
-        usable = norm2 > torch.finfo(norm2.dtype).tiny ** 0.5
-        coefficient = torch.where(usable, extra / torch.where(usable, norm2, 1.0), 0.0)
-        shifted = torch.addcmul(out, coefficient[..., None], grad_out, out=torch.empty_like(out))  # dO·out' = D + E
+        grad_out, shifted = _raise_by_extra(out, grad_out, extra, value)  # dO'·out' = D + E
         grad_q, grad_k, grad_v = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
             grad_out, query, key, value, shifted, lse, 0.0, ctx.causal, attn_mask=additive, scale=scale)
         d_scores = d_scores.view(flat, length, width)
-        grad_q = torch.baddbmm(grad_q.reshape(flat, length, head_dim), d_scores,
-                               key_words.reshape(flat, width, head_dim), alpha=scale).view_as(query)
+        grad_q.add_(torch.bmm(d_scores, key_words.reshape(flat, width, head_dim)).view_as(grad_q), alpha=scale)
         grad_key_words = torch.bmm(d_scores.transpose(1, 2), query_flat).mul_(scale)
         index4 = index[:, None, :, None].expand(-1, heads, -1, head_dim)
         grad_k.scatter_add_(2, index4, grad_key_words.view(batch, heads, width, head_dim))
-        stuck = (~usable) & (extra != 0)
-        if stuck.any():
-            grad_q, grad_k = _explicit_normaliser_grad(query, key, lse, extra, stuck, additive, ctx.causal, scale, grad_q, grad_k)
-        return grad_q, grad_k, grad_v, None, None, None
+        return grad_q, grad_k, grad_v if out_used else None, None, None, None
 
 
-DENSE_FALLBACK_LIMIT = 1 << 22  # B·H·T² up to which the rows below are done densely (16 MiB in fp32)
+class WordColumns(NamedTuple):
+    """What the CPU path needs of the critical words and the mask, computed once for all layers."""
+
+    index: torch.Tensor  # (B, M) key positions of the word tokens
+    member: torch.Tensor  # (B, N2, M) 0/1: which word each column belongs to (none for padding columns)
+    bias: torch.Tensor | None  # (B, 1|H, T, M) a float mask's additive values on the word columns
+    allowed: torch.Tensor  # (B, 1|H, T|1, M) 0/1: where attention may look
+    allowed_rows: torch.Tensor  # (B, T|1, M) the same for any head
+    additive: torch.Tensor | None  # the full mask, additive, for the flash kernel
 
 
-def _explicit_normaliser_grad(query, key, lse, extra, rows, additive, causal, scale, grad_q, grad_k):
-    """Add -E_i ∂lse_i for `rows` (B, H, T): dq_i -= s E_i Σ_j P_ij k_j, dk_j -= s Σ_i E_i P_ij q_i.
-
-    Small problems: densely, one transient (B·H, T, T) map. Large ones: one more flash backward,
-    with value v_j = e_1, out = 0 and grad_out_i = -E_i e_1, whose dS_ij = P_ij (dO_i·v_j - dO_i·out_i)
-    = -E_i P_ij, so its dq and dk are exactly these terms.
-    """
-    batch, heads, length, head_dim = query.shape
-    row_weight = torch.where(rows, -extra, 0.0)  # (B, H, T)
-    if batch * heads * length * length <= DENSE_FALLBACK_LIMIT:
-        flat = batch * heads
-        q, k = query.reshape(flat, length, head_dim), key.reshape(flat, length, head_dim)
-        probs = torch.baddbmm(-lse.reshape(flat, length, 1), q, k.transpose(1, 2), alpha=scale).exp_()
-        probs = probs.view(batch, heads, length, length)
-        if additive is not None:
-            probs = probs.masked_fill_(additive == float("-inf"), 0.0)
-        if causal:
-            probs = probs.tril_()
-        weights = probs.mul_((scale * row_weight)[..., None]).view(flat, length, length)
-        more_q = torch.bmm(weights, k).view_as(query)
-        more_k = torch.bmm(weights.transpose(1, 2), q).view_as(key)
-        return grad_q + more_q, grad_k + more_k
-    direction = torch.zeros_like(query)
-    direction[..., 0] = 1.0
-    more_q, more_k, _ = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
-        direction * row_weight[..., None], query, key, direction, torch.zeros_like(query), lse, 0.0, causal,
-        attn_mask=additive, scale=scale)
-    return grad_q + more_q, grad_k + more_k
-
-
-def word_columns(words: torch.Tensor, mask: torch.Tensor | None, causal: bool, length: int, dtype: torch.dtype) -> tuple:
-    """What the CPU path needs of `words` (B, N2, T) and the mask, computed once for all layers:
-    word-token index (B, M), membership (B, N2, M), allowed (B, 1|H, T, M), additive mask."""
+def word_columns(words: torch.Tensor, mask: torch.Tensor | None, causal: bool, length: int, dtype: torch.dtype) -> WordColumns:
+    """`WordColumns` of `words` (B, N2, T) under `mask` (bool or additive, or None) and `causal`."""
     index, valid, member = _word_columns(words)
-    allowed = _allowed(mask, causal, length, index) & valid[:, None, None, :]
-    return index, member.to(dtype), allowed, _additive(mask, dtype)
+    allowed, bias = valid[:, None, None, :], None
+    if mask is not None:
+        on_columns = _on_columns(mask, length, index)
+        if mask.dtype == torch.bool:
+            allowed = allowed & on_columns
+        else:
+            allowed, bias = allowed & (on_columns > float("-inf")), on_columns.to(dtype)
+    if causal:
+        allowed = allowed & (index[:, None, None, :] <= torch.arange(length, device=index.device)[None, None, :, None])
+    return WordColumns(index, member.to(dtype), bias, allowed.to(dtype), allowed.any(dim=1).to(dtype), _additive(mask, dtype))
 
 
-def flash_cpu_with_word_mass(query, key, value, words, mask, causal: bool, scale: float, columns: tuple | None = None):
+def flash_cpu_with_word_mass(query, key, value, words, mask, causal: bool, scale: float, columns: WordColumns | None = None):
     """`sdpa_with_word_mass` for CPU without dropout: same outputs, at the cost of a plain flash call."""
     columns = columns or word_columns(words, mask, causal, query.shape[2], query.dtype)
     return _FlashWordMassCPU.apply(query, key, value, columns, causal, scale)

@@ -34,6 +34,7 @@ class _Collector(threading.local):
     steps: torch.Tensor | None = None
     words: torch.Tensor | None = None
     maps: list[torch.Tensor] | None = None
+    values: list[torch.Tensor] | None = None  # when asked for: each layer's value vectors (B, T, KV·D)
     columns: tuple | None = None  # CPU path: `word_columns(...)`, shared by all layers of one forward
 
 
@@ -66,6 +67,8 @@ def sdpa_with_word_mass(query, key, value, words, mask, causal: bool, scale: flo
 
 def stepwise_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
     """Attention-interface entry: SDPA output (B, T, H, D); records A_l (B, N1, N2) when collecting."""
+    if _collector.values is not None:  # the router's input, before the KV groups are repeated
+        _collector.values.append(value.transpose(1, 2).flatten(2))
     groups = getattr(module, "num_key_value_groups", 1)
     key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
     causal = query.shape[2] > 1 and attention_mask is None and (is_causal if is_causal is not None else getattr(module, "is_causal", True))
@@ -98,10 +101,12 @@ def register() -> str:
 
 
 @contextmanager
-def collect_stepwise(steps: torch.Tensor, words: torch.Tensor) -> Iterator[list[torch.Tensor]]:
-    """Inside the block, each `mold_stepwise` layer appends its A_l (B, N1, N2) to the yielded list."""
-    _collector.steps, _collector.words, _collector.maps = steps, words, []
+def collect_stepwise(steps: torch.Tensor, words: torch.Tensor, values: list | None = None) -> Iterator[list[torch.Tensor]]:
+    """Inside the block, each `mold_stepwise` layer appends its A_l (B, N1, N2) to the yielded list,
+    and its value vectors (B, T, KV·D) to `values` if given (the very tensors attention reads, so
+    that their gradients meet there)."""
+    _collector.steps, _collector.words, _collector.maps, _collector.values = steps, words, [], values
     try:
         yield _collector.maps
     finally:
-        _collector.steps = _collector.words = _collector.maps = _collector.columns = None
+        _collector.steps = _collector.words = _collector.maps = _collector.columns = _collector.values = None

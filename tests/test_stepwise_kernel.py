@@ -7,7 +7,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 from mold import stepwise_cpu, stepwise_kernel
-from mold.distill.student_attention import attention_implementation, stepwise_maps
+from mold.distill.student_attention import attention_implementation, stepwise_maps_and_values
 
 B, T = 3, 23
 
@@ -34,15 +34,18 @@ def _groups():
 def _run(model, implementation, ids, mask, steps, words, weights):
     model.set_attn_implementation(implementation)
     model.zero_grad()
-    with stepwise_maps(model, steps, words) as maps:
+    with stepwise_maps_and_values(model, steps, words) as (maps, values):
         logits = model(input_ids=ids, attention_mask=mask).logits
     A = torch.stack(maps, dim=1)  # (B, L, N1, N2)
-    ((A * weights).sum() + 1e-3 * logits.square().mean()).backward()
-    return A.detach(), logits.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    V = torch.stack(values, dim=1)  # (B, L, T, d_v): the router's input
+    ((A * weights).sum() + 1e-3 * logits.square().mean() + 1e-2 * V.sin().sum()).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return A.detach(), V.detach(), logits.detach(), grads
 
 
 @pytest.mark.parametrize("name_model", list(_models()), ids=lambda nm: nm[0])
 def test_efficient_equals_eager(name_model):
+    """A_l, the value vectors and every parameter gradient (through both) agree with eager attention."""
     _, model = name_model
     model.eval()
     gen = torch.Generator().manual_seed(1)
@@ -52,9 +55,10 @@ def test_efficient_equals_eager(name_model):
     steps, words = _groups()
     steps[1, 2, 18:] = 0
     weights = torch.randn(B, model.config.num_hidden_layers, 3, 4, generator=gen)
-    A_ref, logits_ref, grads_ref = _run(model, "eager", ids, mask, steps, words, weights)
-    A, logits, grads = _run(model, attention_implementation("efficient"), ids, mask, steps, words, weights)
+    A_ref, V_ref, logits_ref, grads_ref = _run(model, "eager", ids, mask, steps, words, weights)
+    A, V, logits, grads = _run(model, attention_implementation("efficient"), ids, mask, steps, words, weights)
     torch.testing.assert_close(A, A_ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(V, V_ref, rtol=1e-6, atol=1e-6)
     valid = mask.bool()
     torch.testing.assert_close(logits[valid], logits_ref[valid], rtol=1e-5, atol=1e-5)
     assert grads.keys() == grads_ref.keys()
@@ -100,22 +104,39 @@ def _small_inputs():
     return q, k, v, words, keep
 
 
-@pytest.mark.parametrize("fallback", ["dense", "flash"])
-@pytest.mark.parametrize("outputs", ["both", "mass_only"])
-@pytest.mark.parametrize("masking", ["bool", "additive", "causal"])
-def test_cpu_flash_path_gradient_check_float64(outputs, masking, fallback, monkeypatch):
-    """The CPU path's hand-written backward against numerical gradients. `mass_only` leaves dO = 0
-    on every row, so the normaliser term goes through the explicit-row fallback (dense or flash)."""
-    monkeypatch.setattr(stepwise_cpu, "DENSE_FALLBACK_LIMIT", 1 << 30 if fallback == "dense" else 0)
+@pytest.mark.parametrize("outputs", ["both", "mass_only", "mixed"])
+@pytest.mark.parametrize("masking", ["bool", "additive", "finite", "causal"])
+def test_cpu_flash_path_gradient_check_float64(outputs, masking):
+    """The CPU path's hand-written backward against numerical gradients. gradcheck takes one output
+    element at a time, so `both` and `mass_only` see dO = 0 on every row whenever a word mass is
+    differentiated (all rows lifted); `mixed` sums out's last rows into every mass entry, so that
+    rows with and without dO meet in one backward. `finite` masks with the dtype's lowest value."""
     q, k, v, words, keep = _small_inputs()
+    lowest = torch.finfo(torch.float64).min
     mask = {"bool": keep, "additive": torch.zeros(keep.shape, dtype=torch.float64).masked_fill(~keep, float("-inf")),
-            "causal": None}[masking]
+            "finite": torch.zeros(keep.shape, dtype=torch.float64).masked_fill(~keep, lowest), "causal": None}[masking]
 
     def fn(q, k, v):
         out, mass = stepwise_cpu.flash_cpu_with_word_mass(q, k, v, words, mask, masking == "causal", 0.5)
+        if outputs == "mixed":
+            return mass + out[:, :, 3:].sum()
         return (out, mass) if outputs == "both" else mass
 
     assert torch.autograd.gradcheck(fn, (q, k, v), eps=1e-6, atol=1e-5)
+
+
+def test_lifted_rows_leave_the_other_gradients_untouched():
+    """dO = 0 on the first rows: the lift changes the gradients only at rounding level (float32)."""
+    q, k, v, words, keep = (t.detach().float() if t.is_floating_point() else t for t in _small_inputs())
+    q, k, v = (t.requires_grad_() for t in (q, k, v))
+    grad_out = torch.randn(q.shape, generator=torch.Generator().manual_seed(3))
+    grad_out[:, :, :3] = 0
+    grad_mass = torch.randn(2, 6, 2, generator=torch.Generator().manual_seed(4))
+    expected = stepwise_kernel.sdpa_with_word_mass(q, k, v, words, keep, False, 0.5)
+    want = torch.autograd.grad(expected, (q, k, v), (grad_out, grad_mass))
+    got = stepwise_cpu.flash_cpu_with_word_mass(q, k, v, words, keep, False, 0.5)
+    for a, b in zip(torch.autograd.grad(got, (q, k, v), (grad_out, grad_mass)), want):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_cpu_flash_path_equals_value_column_path():

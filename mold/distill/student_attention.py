@@ -1,8 +1,9 @@
 """The student's side of L_att: value vectors and attention maps from the explain pass itself.
 
-Value vectors (router input, SPEC §5) come from forward hooks on each layer's value projection:
-`v_proj` for Llama/Qwen2, the value third of GPT-2's fused `c_attn`. Attention probabilities
-come from the same forward (`output_attentions=True`, eager attention), so no extra pass is run.
+Value vectors (router input, SPEC §5): with the efficient attention path, the value tensors the
+attention function itself receives; with eager attention, forward hooks on each layer's value
+projection (`v_proj` for Llama/Qwen2, the value third of GPT-2's fused `c_attn`). Attention maps
+come from the same forward, so no extra pass is run.
 """
 
 from __future__ import annotations
@@ -112,3 +113,17 @@ def stepwise_maps(model: nn.Module, steps: torch.Tensor, words: torch.Tensor) ->
     else:
         with capture_stepwise(model, steps, words) as maps:
             yield maps
+
+
+@contextmanager
+def stepwise_maps_and_values(model: nn.Module, steps: torch.Tensor, words: torch.Tensor):
+    """Like `stepwise_maps`, and also each layer's value vectors (B, T, d_v): yields (maps, values)."""
+    from mold.stepwise_kernel import IMPLEMENTATION, collect_stepwise
+
+    if model.config._attn_implementation == IMPLEMENTATION:
+        values: list[torch.Tensor] = []
+        with collect_stepwise(steps, words, values) as maps:
+            yield maps, values
+    else:
+        with capture_values(model) as values, capture_stepwise(model, steps, words) as maps:
+            yield maps, values
