@@ -84,18 +84,18 @@ def main() -> None:
     results = run_each_in_subprocess(__file__, "--variant", VARIANTS if not args.skip_eager else VARIANTS[:2], rounds=args.rounds)
     for variant, r in results.items():
         print(f"{args.shape} {variant:14s} {r['seconds'] * 1000:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
-    times = {v: r["seconds"] for v, r in results.items()}
+    ratios = {v: r["seconds"] / results["forward"]["seconds"] for v, r in results.items()}
     if results["forward"]["device"] == "cpu":
-        times = run_interleaved(make_once, args, list(results))
-        print("CPU times, interleaved in one process (used for the ratios): "
-              + ", ".join(f"{v} {t * 1000:.1f} ms" for v, t in times.items()))
+        interleaved = run_interleaved(make_once, args, list(results), base="forward")
+        ratios = {v: r["ratio"] for v, r in interleaved.items()}
+        print("CPU times, interleaved in one process (the ratios are medians of same-cycle ratios): "
+              + ", ".join(f"{v} {r['seconds'] * 1000:.1f} ms" for v, r in interleaved.items()))
     fwd, ext = results["forward"], results["extract"]
     if "extract_eager" in results:
         eager = results["extract_eager"]
-        print(f"eager-extract/forward time ratio {times['extract_eager'] / times['forward']:.3f}, "
+        print(f"eager-extract/forward time ratio {ratios['extract_eager']:.3f}, "
               f"peak memory ratio {eager['peak_bytes'] / fwd['peak_bytes']:.3f}")
-    print(f"extract/forward time ratio {times['extract'] / times['forward']:.3f}, peak memory ratio {ext['peak_bytes'] / fwd['peak_bytes']:.3f}")
-
+    print(f"extract/forward time ratio {ratios['extract']:.3f}, peak memory ratio {ext['peak_bytes'] / fwd['peak_bytes']:.3f}")
 
 if __name__ == "__main__":
     main()

@@ -83,30 +83,44 @@ def run_variant(make, args, name: str) -> dict:
     return {"name": name, "seconds": seconds, "peak_bytes": peak, "device": str(device)}
 
 
-def run_interleaved(make, args, names) -> dict[str, float]:
-    """CPU: median seconds of every variant, their runs interleaved in one process so that load
-    from elsewhere on the machine falls on all of them alike."""
+def run_interleaved(make, args, names, base: str) -> dict[str, dict]:
+    """CPU: every variant's median seconds and its time ratio to `base`, from runs interleaved in one
+    process (load from elsewhere on the machine then falls on all of them alike):
+    {name: {"seconds", "ratio"}}."""
     import torch
 
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
-    return measure_interleaved({name: make(args, name, device) for name in names}, args.warmup, args.repeat)
+    times = measure_interleaved({name: make(args, name, device) for name in names}, args.warmup, args.repeat)
+    return {name: {"seconds": _median(ts), "ratio": paired_ratio(ts, times[base])} for name, ts in times.items()}
 
 
-def measure_interleaved(steps: dict, warmup: int, repeat: int) -> dict[str, float]:
-    """CPU: median process CPU seconds of each closure, the closures run in turn `repeat` times."""
+def measure_interleaved(steps: dict, warmup: int, repeat: int) -> dict[str, list[float]]:
+    """CPU: process CPU seconds of each closure over `repeat` cycles; each cycle runs every closure
+    once, in alternating order."""
     import time
 
     for fn in steps.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeat):
-        for name, fn in steps.items():
+    order = list(steps.items())
+    for cycle in range(repeat):
+        for name, fn in order if cycle % 2 == 0 else order[::-1]:
             start = time.process_time()
             fn()
             times[name].append(time.process_time() - start)
-    return {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
+    return times
+
+
+def paired_ratio(times: list[float], base: list[float]) -> float:
+    """Median over cycles of time / base time in the same cycle: drift in machine speed between
+    cycles cancels out."""
+    return _median([t / b for t, b in zip(times, base)])
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
 
 
 def run_each_in_subprocess(script: str, flag: str, names, rounds: int = 1) -> dict[str, dict]:

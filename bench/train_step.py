@@ -6,7 +6,8 @@
 
 Each method runs in its own subprocess (so CPU peak RSS is per method), interleaved over `--rounds`
 rounds, keeping each method's fastest. On CPU the time ratios come from one more measurement with
-the three methods' steps interleaved in one process (shared-machine noise then hits all alike).
+the three methods' steps interleaved in one process (shared-machine noise then hits all alike), as the
+median over cycles of each method's time over DSS's time in the same cycle.
 The last line is
 `molsaki/dss step time ratio X, peak memory ratio Y`.
 """
@@ -108,15 +109,15 @@ def main() -> None:
     results = run_each_in_subprocess(__file__, "--method", METHODS, rounds=args.rounds)
     for method, r in results.items():
         print(f"{args.shape} {method:8s} step {r['seconds'] * 1000:8.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB   ({r['device']})")
-    times = {m: r["seconds"] for m, r in results.items()}
+    ratios = {m: r["seconds"] / results["dss"]["seconds"] for m, r in results.items()}
     if results["dss"]["device"] == "cpu":
-        times = run_interleaved(make_step, args, METHODS)
-        print("CPU step times, interleaved in one process (used for the ratios): "
-              + ", ".join(f"{m} {t * 1000:.1f} ms" for m, t in times.items()))
+        interleaved = run_interleaved(make_step, args, METHODS, base="dss")
+        ratios = {m: r["ratio"] for m, r in interleaved.items()}
+        print("CPU step times, interleaved in one process (the ratios are medians of same-cycle ratios): "
+              + ", ".join(f"{m} {r['seconds'] * 1000:.1f} ms" for m, r in interleaved.items()))
     dss, mmi, mol = results["dss"], results["mmi"], results["molsaki"]
-    print(f"mmi/dss step time ratio {times['mmi'] / times['dss']:.3f}, peak memory ratio {mmi['peak_bytes'] / dss['peak_bytes']:.3f}")
-    print(f"molsaki/dss step time ratio {times['molsaki'] / times['dss']:.3f}, peak memory ratio {mol['peak_bytes'] / dss['peak_bytes']:.3f}")
-
+    print(f"mmi/dss step time ratio {ratios['mmi']:.3f}, peak memory ratio {mmi['peak_bytes'] / dss['peak_bytes']:.3f}")
+    print(f"molsaki/dss step time ratio {ratios['molsaki']:.3f}, peak memory ratio {mol['peak_bytes'] / dss['peak_bytes']:.3f}")
 
 if __name__ == "__main__":
     main()

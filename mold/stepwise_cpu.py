@@ -41,29 +41,27 @@ def _additive(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | N
 
 
 def _raise_by_extra(out: torch.Tensor, grad_out: torch.Tensor, extra: torch.Tensor, value: torch.Tensor):
-    """(dO', out') for the flash backward, with dO'_i·out'_i = dO_i·out_i + E_i.
+    """(dO', out') for the flash backward, with dO'_i·out'_i = dO_i·out_i + E_i (any layout: the last
+    dimension is the head's, the others are matched elementwise).
 
-    Most rows: dO' = dO, out' = out + E_i dO_i / |dO_i|². Rows that cannot carry E_i that way
-    (|E_i| / |dO_i| > c / ε; e.g. dO_i = 0 on tokens whose last-layer output no loss reads) are
-    lifted, dO'_i = dO_i + λ_i e_1 with λ_i = max(ε |E_i| / c, tiny) (ε: the dtype's epsilon,
-    c = max(1, max_j |v_j[0]|)), and get out'_i = out_i + (E_i / dO'_i[0]) e_1 (finite: ≤ c/ε).
-    The lift adds P_ij λ_i (v_j[0] - out_i[0]) to dS_ij, at most 2 ε |E_i| P_ij (rounding level next
-    to the P_ij E_i it carries), and Σ_i P_ij λ_i e_1 to dV_j, at most ε max_i |E_i|.
+    out'_i = out_i + (E_i / dO'_i[0]) e_1. dO' = dO except on the rows where that ratio could blow up,
+    |dO_i[0]| ≤ ε |E_i| / c (ε: the dtype's epsilon, c = max(1, max_j |v_j[0]|); e.g. dO_i = 0 on
+    tokens whose last-layer output no loss reads): they are lifted, dO'_i[0] = dO_i[0] ± λ_i with
+    λ_i = max(ε |E_i| / c, tiny), so |E_i / dO'_i[0]| ≤ c / ε. The lift adds P_ij λ_i (v_j[0] - out_i[0])
+    to dS_ij, at most 2 ε |E_i| P_ij (rounding level next to the P_ij E_i it carries), and
+    Σ_i P_ij λ_i e_1 to dV_j, at most ε max_i |E_i|.
     """
     info = torch.finfo(grad_out.dtype)
-    norm2 = torch.linalg.vecdot(grad_out, grad_out)
     largest = max(float(torch.linalg.vector_norm(value.detach()[..., 0], ord=float("inf"))), 1.0)
-    short = norm2 * (largest / info.eps) ** 2 < extra.square()
-    coefficient = extra / norm2.clamp_min(info.tiny)  # 0 where E_i = 0, finite where not short
-    if not short.any():
-        return grad_out, torch.addcmul(out, coefficient[..., None], grad_out)
     first = grad_out[..., 0]
-    lift = (extra.abs() * (info.eps / largest)).clamp_min_(info.tiny)
-    lifted_first = torch.where(short, first + torch.copysign(lift, first), first)
-    grad_out = grad_out.clone()
-    grad_out[..., 0] = lifted_first
-    shifted = torch.addcmul(out, torch.where(short, 0.0, coefficient)[..., None], grad_out)
-    shifted[..., 0] += torch.where(short, extra / lifted_first, 0.0)
+    lift = extra.abs().mul_(info.eps / largest)
+    short = (first.abs() <= lift) & (extra != 0)
+    if short.any():
+        first = torch.where(short, first + torch.copysign(lift.clamp_min_(info.tiny), first), first)
+        grad_out = grad_out.clone()
+        grad_out[..., 0] = first
+    shifted = out.clone()
+    shifted[..., 0] += extra / torch.where(first == 0, 1.0, first)  # first = 0 now only where E = 0
     return grad_out, shifted
 
 
@@ -84,7 +82,7 @@ class _FlashWordMassCPU(torch.autograd.Function):
     word columns and E_i = Σ_j P_ij g_ij,
         dS_ij = P_ij (dO_i·v_j - D_i - E_i) + P_ij g_ij.
     The first part is the flash backward with D_i = dO_i·out_i raised by E_i, obtained by handing
-    it out' = out + E_i dO_i / |dO_i|² (rows with dO_i ≈ 0 are lifted first: `_raise_by_extra`); the
+    it out' = out + (E_i / dO_i[0]) e_1 (rows with dO_i[0] ≈ 0 are lifted first: `_raise_by_extra`); the
     second is dense only on the M word columns.
     (B, H) are folded into one batch dimension for the small matrix products.
     """
@@ -96,13 +94,12 @@ class _FlashWordMassCPU(torch.autograd.Function):
         out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
             query, key, value, 0.0, causal, attn_mask=additive, scale=scale)
         width = index.shape[1]
-        key_words = key.gather(2, index[:, None, :, None].expand(-1, heads, -1, head_dim))  # (B, H, M, D)
         flat = batch * heads
+        # s·k_j for the word keys (B·H, M, D); queries as (B·H, T, D)
+        key_words = key.gather(2, index[:, None, :, None].expand(-1, heads, -1, head_dim)).mul_(scale).view(flat, width, head_dim)
         query_flat = query.reshape(flat, length, head_dim)
         # P_ij = exp(s q_i·k_j + m_ij - lse_i) on the word columns: (B·H, T, D)(B·H, D, M) -> (B·H, T, M)
-        exponent = torch.baddbmm(-lse.reshape(flat, length, 1), query_flat,
-                                 key_words.reshape(flat, width, head_dim).transpose(1, 2), alpha=scale)
-        exponent = exponent.view(batch, heads, length, width)
+        exponent = torch.bmm(query_flat, key_words.transpose(1, 2)).view(batch, heads, length, width).sub_(lse[..., None])
         if bias is not None:
             exponent.add_(bias)
         # Exponents above 0 are rounding (P ≤ 1) or masked keys (which `allowed` zeroes next, so no inf·0).
@@ -127,12 +124,15 @@ class _FlashWordMassCPU(torch.autograd.Function):
         # g: (B, T, N2)(B, N2, M) -> (B, T, M), zero where masked (which zeroes P ∘ g there)
         per_word = torch.bmm(grad_mass, member).mul_(allowed_rows).div_(heads)
         d_scores = probs * per_word[:, None]  # P ∘ g on the word columns (B, H, T, M)
-        extra = d_scores.sum(dim=-1)  # E_i (B, H, T)
-        grad_out, shifted = _raise_by_extra(out, grad_out, extra, value)  # dO'·out' = D + E
+        extra = torch.mv(d_scores.view(-1, width), d_scores.new_ones(width)).view(batch, heads, length)  # E_i = Σ_j (P ∘ g)_ij
+        # dO'·out' = D + E, worked out token-major: the kernel's out and dO are laid out (B, T, H, D)
+        grad_out, shifted = _raise_by_extra(out.transpose(1, 2), grad_out.transpose(1, 2),
+                                            extra.transpose(1, 2).contiguous(), value.transpose(1, 2))
+        grad_out, shifted = grad_out.transpose(1, 2), shifted.transpose(1, 2)
         grad_q, grad_k, grad_v = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
             grad_out, query, key, value, shifted, lse, 0.0, ctx.causal, attn_mask=additive, scale=scale)
         d_scores = d_scores.view(flat, length, width)
-        grad_q.add_(torch.bmm(d_scores, key_words.reshape(flat, width, head_dim)).view_as(grad_q), alpha=scale)
+        grad_q.add_(torch.bmm(d_scores, key_words).view_as(grad_q))
         grad_key_words = torch.bmm(d_scores.transpose(1, 2), query_flat).mul_(scale)
         index4 = index[:, None, :, None].expand(-1, heads, -1, head_dim)
         grad_k.scatter_add_(2, index4, grad_key_words.view(batch, heads, width, head_dim))
