@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CPU acceptance checks of the performance issue: mini and one scaled-down paper shape, training
-# step and target extraction (about 6 minutes on 2 cores). Writes bench/results/cpu.txt.
+# step and target extraction (about 15 minutes on 2 cores). Writes bench/results/cpu.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-bench/results}"; mkdir -p "$out"

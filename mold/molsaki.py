@@ -267,7 +267,7 @@ class _RMSNormSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, layer: torch.Tensor, keep: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-        x = layer.float()
+        x = layer.to(torch.promote_types(layer.dtype, torch.float32))
         mean_square = torch.linalg.vecdot(x, x) / x.shape[-1]  # (B, N)
         # Padding gets weight 0 through `where`: no inf/NaN of its norm reaches the output or a gradient.
         inverse_rms = torch.where(keep, torch.rsqrt(mean_square + eps), 0.0)
@@ -278,7 +278,7 @@ class _RMSNormSum(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_pooled: torch.Tensor):
         layer, inverse_rms, summed, weight = ctx.saved_tensors
-        x = layer.float()
+        x = layer.to(inverse_rms.dtype)
         u = grad_pooled * weight  # (B, d)
         along = torch.bmm(x, u[:, :, None]).squeeze(-1)  # x_i . u: (B, N)
         radial = inverse_rms.pow(3).mul_(along).div_(-x.shape[-1])  # -(r_i^3 / d) (x_i . u)

@@ -284,6 +284,20 @@ def test_student_router_padding_invariance(router_kind):
     assert_close(huge.grad[:, :, 3:], torch.zeros(2, 3, 2, 4))
 
 
+def test_router_pooling_backward_gradient_check_float64():
+    """The hand-written backward of sum_i RMSNorm(x_i) against numerical gradients (x and the norm
+    weight), with a padding token whose garbage value must get no gradient."""
+    from mold.molsaki import _RMSNormSum
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 5, 4, dtype=torch.float64, generator=gen, requires_grad=True)
+    weight = (1 + torch.rand(4, dtype=torch.float64, generator=gen)).requires_grad_()
+    keep = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    assert torch.autograd.gradcheck(lambda x, w: _RMSNormSum.apply(x, keep, w, 1e-6), (x, weight))
+    _RMSNormSum.apply(x, keep, weight, 1e-6).sum().backward()
+    assert_close(x.grad[1, 3:], torch.zeros(2, 4, dtype=torch.float64))
+
+
 @pytest.mark.parametrize("router_kind", ["shared", "flat"])
 def test_student_router_starts_uniform(router_kind):
     router = StudentMoL(num_layers=4, dim=3, tau=0.5, router=router_kind)
