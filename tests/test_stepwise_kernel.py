@@ -7,7 +7,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 from mold import stepwise_cpu, stepwise_kernel
-from mold.distill.student_attention import attention_implementation, stepwise_maps_and_values
+from mold.distill.student_attention import attention_implementation, stepwise_maps
 
 B, T = 3, 23
 
@@ -34,7 +34,8 @@ def _groups():
 def _run(model, implementation, ids, mask, steps, words, weights):
     model.set_attn_implementation(implementation)
     model.zero_grad()
-    with stepwise_maps_and_values(model, steps, words) as (maps, values):
+    values: list[torch.Tensor] = []
+    with stepwise_maps(model, steps, words, values) as maps:
         logits = model(input_ids=ids, attention_mask=mask).logits
     A = torch.stack(maps, dim=1)  # (B, L, N1, N2)
     V = torch.stack(values, dim=1)  # (B, L, T, d_v): the router's input

@@ -6,7 +6,7 @@ import torch
 
 from mold.config import LossSpec
 from mold.distill.methods import Method, resolve_layer
-from mold.distill.student_attention import stepwise_maps_and_values
+from mold.distill.student_attention import stepwise_maps
 from mold.molsaki import StudentMoL, attention_loss, mix_layers
 
 
@@ -25,7 +25,8 @@ def explain_with_attention(student, batch, method: Method, router: StudentMoL | 
     if att is None:  # no example of this batch has critical words: plain pass, L_att = 0
         logits = student(input_ids=explain.input_ids, attention_mask=explain.attention_mask).logits
         return logits, logits.sum() * 0.0, {}
-    with stepwise_maps_and_values(student, att["steps"], att["words"]) as (maps, values):
+    values: list[torch.Tensor] = []
+    with stepwise_maps(student, att["steps"], att["words"], values) as maps:
         logits = student(input_ids=explain.input_ids, attention_mask=explain.attention_mask).logits
     A_layers = torch.stack(maps, dim=1)  # (B, L2, N1, N2)
     metrics: dict[str, float] = {}

@@ -9,7 +9,7 @@ come from the same forward, so no extra pass is run.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 from torch import nn
@@ -26,9 +26,10 @@ def value_modules(model: nn.Module) -> list[tuple[nn.Module, str]]:
 
 
 @contextmanager
-def capture_values(model: nn.Module) -> Iterator[list[torch.Tensor]]:
-    """Collect each layer's value vectors (B, T, d_v) during the forward passes inside the block."""
-    values: list[torch.Tensor] = []
+def capture_values(model: nn.Module, values: list | None = None) -> Iterator[list[torch.Tensor]]:
+    """Collect each layer's value vectors (B, T, d_v) during the forward passes inside the block
+    (appended to `values` if given)."""
+    values = [] if values is None else values
     handles = []
     for module, kind in value_modules(model):
         def hook(_mod, _inp, out, kind=kind):
@@ -103,27 +104,16 @@ def attention_implementation(kind: str) -> str:
 
 
 @contextmanager
-def stepwise_maps(model: nn.Module, steps: torch.Tensor, words: torch.Tensor) -> Iterator[list[torch.Tensor]]:
-    """Collect A_l (B, N1, N2) per layer from the next forward, by whichever path the model was loaded with."""
+def stepwise_maps(model: nn.Module, steps: torch.Tensor, words: torch.Tensor,
+                  values: list | None = None) -> Iterator[list[torch.Tensor]]:
+    """Collect A_l (B, N1, N2) per layer from the next forward, by whichever path the model was loaded
+    with; if `values` is a list, each layer's value vectors (B, T, d_v), the router's input, go into it."""
     from mold.stepwise_kernel import IMPLEMENTATION, collect_stepwise
 
     if model.config._attn_implementation == IMPLEMENTATION:
-        with collect_stepwise(steps, words) as maps:
-            yield maps
-    else:
-        with capture_stepwise(model, steps, words) as maps:
-            yield maps
-
-
-@contextmanager
-def stepwise_maps_and_values(model: nn.Module, steps: torch.Tensor, words: torch.Tensor):
-    """Like `stepwise_maps`, and also each layer's value vectors (B, T, d_v): yields (maps, values)."""
-    from mold.stepwise_kernel import IMPLEMENTATION, collect_stepwise
-
-    if model.config._attn_implementation == IMPLEMENTATION:
-        values: list[torch.Tensor] = []
         with collect_stepwise(steps, words, values) as maps:
-            yield maps, values
+            yield maps
     else:
-        with capture_values(model) as values, capture_stepwise(model, steps, words) as maps:
-            yield maps, values
+        with capture_values(model, values) if values is not None else nullcontext(), \
+                capture_stepwise(model, steps, words) as maps:
+            yield maps
