@@ -97,5 +97,6 @@ def main() -> None:
               f"peak memory ratio {eager['peak_bytes'] / fwd['peak_bytes']:.3f}")
     print(f"extract/forward time ratio {ratios['extract']:.3f}, peak memory ratio {ext['peak_bytes'] / fwd['peak_bytes']:.3f}")
 
+
 if __name__ == "__main__":
     main()

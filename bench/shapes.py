@@ -69,7 +69,7 @@ def measure(fn, warmup: int, repeat: int, device) -> tuple[float, int]:
             torch.cuda.synchronize()
         times.append(clock() - start)
     peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return sorted(times)[len(times) // 2], peak
+    return _median(times), peak
 
 
 def run_variant(make, args, name: str) -> dict:

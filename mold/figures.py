@@ -62,5 +62,6 @@ def write_layer_weights(cfg: ExperimentConfig) -> Path:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows([*teacher_rows(cfg), *student_rows(cfg)])
-    write_text_atomic(figure_file(cfg), buffer.getvalue())  # creates figures/ as needed
-    return figure_file(cfg)
+    out = figure_file(cfg)
+    write_text_atomic(out, buffer.getvalue())  # creates figures/ as needed
+    return out
