@@ -95,8 +95,9 @@ class _FlashWordMassCPU(torch.autograd.Function):
             query, key, value, 0.0, causal, attn_mask=additive, scale=scale)
         width = index.shape[1]
         flat = batch * heads
+        word_index = index[:, None, :, None].expand(-1, heads, -1, head_dim)  # (B, H, M, D), for gather and scatter
         # s·k_j for the word keys (B·H, M, D); queries as (B·H, T, D)
-        key_words = key.gather(2, index[:, None, :, None].expand(-1, heads, -1, head_dim)).mul_(scale).view(flat, width, head_dim)
+        key_words = key.gather(2, word_index).mul_(scale).view(flat, width, head_dim)
         query_flat = query.reshape(flat, length, head_dim)
         # P_ij = exp(s q_i·k_j + m_ij - lse_i) on the word columns: (B·H, T, D)(B·H, D, M) -> (B·H, T, M)
         exponent = torch.bmm(query_flat, key_words.transpose(1, 2)).view(batch, heads, length, width).sub_(lse[..., None])
@@ -108,15 +109,15 @@ class _FlashWordMassCPU(torch.autograd.Function):
             probs.mul_(allowed)
         mean_probs = probs.sum(dim=1).mul_(allowed_rows).div_(heads)
         word_mass = torch.bmm(mean_probs, member.transpose(1, 2))  # (B, T, M)(B, M, N2) -> (B, T, N2)
-        ctx.save_for_backward(query, key, value, out, lse, additive, index, member, allowed_rows, probs, key_words, query_flat)
+        ctx.save_for_backward(query, key, value, out, lse, additive, word_index, member, allowed_rows, probs, key_words, query_flat)
         ctx.causal, ctx.scale = causal, scale
         return out, word_mass
 
     @staticmethod
     def backward(ctx, grad_out, grad_mass):
-        query, key, value, out, lse, additive, index, member, allowed_rows, probs, key_words, query_flat = ctx.saved_tensors
+        query, key, value, out, lse, additive, word_index, member, allowed_rows, probs, key_words, query_flat = ctx.saved_tensors
         batch, heads, length, head_dim = query.shape
-        width, flat, scale = index.shape[1], batch * heads, ctx.scale
+        width, flat, scale = word_index.shape[2], batch * heads, ctx.scale
         out_used = grad_out is not None
         grad_out = grad_out if out_used else torch.zeros_like(out)
         if grad_mass is None:
@@ -134,8 +135,7 @@ class _FlashWordMassCPU(torch.autograd.Function):
         d_scores = d_scores.view(flat, length, width)
         grad_q.add_(torch.bmm(d_scores, key_words).view_as(grad_q))
         grad_key_words = torch.bmm(d_scores.transpose(1, 2), query_flat).mul_(scale)
-        index4 = index[:, None, :, None].expand(-1, heads, -1, head_dim)
-        grad_k.scatter_add_(2, index4, grad_key_words.view(batch, heads, width, head_dim))
+        grad_k.scatter_add_(2, word_index, grad_key_words.view(batch, heads, width, head_dim))
         return grad_q, grad_k, grad_v if out_used else None, None, None, None
 
 

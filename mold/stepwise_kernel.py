@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from mold.stepwise_cpu import flash_cpu_with_word_mass, word_columns
+from mold.stepwise_cpu import WordColumns, flash_cpu_with_word_mass, word_columns
 
 IMPLEMENTATION = "mold_stepwise"
 HEAD_DIM_MULTIPLE = 8  # CUDA's fused kernels want head sizes in multiples of 8
@@ -35,7 +35,7 @@ class _Collector(threading.local):
     words: torch.Tensor | None = None
     maps: list[torch.Tensor] | None = None
     values: list[torch.Tensor] | None = None  # when asked for: each layer's value vectors (B, T, KV·D)
-    columns: tuple | None = None  # CPU path: `word_columns(...)`, shared by all layers of one forward
+    columns: WordColumns | None = None  # CPU path: `word_columns(...)`, shared by all layers of one forward
 
 
 _collector = _Collector()
