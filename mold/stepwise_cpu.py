@@ -44,24 +44,24 @@ def _raise_by_extra(out: torch.Tensor, grad_out: torch.Tensor, extra: torch.Tens
     """(dO', out') for the flash backward, with dO'_i·out'_i = dO_i·out_i + E_i (any layout: the last
     dimension is the head's, the others are matched elementwise).
 
-    out'_i = out_i + (E_i / dO'_i[0]) e_1. dO' = dO except on the rows where that ratio could blow up,
-    |dO_i[0]| ≤ ε |E_i| / c (ε: the dtype's epsilon, c = max(1, max_j |v_j[0]|); e.g. dO_i = 0 on
-    tokens whose last-layer output no loss reads): they are lifted, dO'_i[0] = dO_i[0] ± λ_i with
-    λ_i = max(ε |E_i| / c, tiny), so |E_i / dO'_i[0]| ≤ c / ε. The lift adds P_ij λ_i (v_j[0] - out_i[0])
-    to dS_ij, at most 2 ε |E_i| P_ij (rounding level next to the P_ij E_i it carries), and
-    Σ_i P_ij λ_i e_1 to dV_j, at most ε max_i |E_i|.
+    out'_i = out_i + (E_i / dO'_i[0]) e_1, where dO'_i[0] = dO_i[0] + sign(dO_i[0]) λ_i (sign + at 0) and
+    λ_i = ε |E_i| / c (ε: the dtype's epsilon, c = max(1, max_j |v_j[0]|)), so that |E_i / dO'_i[0]| ≤ c / ε
+    even where dO_i = 0 (e.g. tokens whose last-layer output no loss reads). Where |dO_i[0]| ≫ |E_i| / c
+    the lift is below dO_i[0]'s rounding and changes nothing (dO is then not copied). Elsewhere it adds
+    P_ij λ_i (v_j[0] - out_i[0]) to dS_ij, at most 2 ε |E_i| P_ij (rounding level next to the P_ij E_i it
+    carries), and Σ_i P_ij λ_i e_1 to dV_j, at most ε max_i |E_i|. A row with dO_i[0] = 0 and λ_i = 0
+    (E_i = 0, or |E_i| < tiny·c/ε so that λ_i underflows) keeps out_i: its E_i is dropped.
     """
     info = torch.finfo(grad_out.dtype)
     largest = max(float(torch.linalg.vector_norm(value.detach()[..., 0], ord=float("inf"))), 1.0)
-    first = grad_out[..., 0]
     lift = extra.abs().mul_(info.eps / largest)
-    short = (first.abs() <= lift) & (extra != 0)
-    if short.any():
-        first = torch.where(short, first + torch.copysign(lift.clamp_min_(info.tiny), first), first)
+    first = grad_out[..., 0]
+    lifted = first + torch.copysign(lift, first)
+    if not torch.equal(lifted, first):  # some row is lifted
         grad_out = grad_out.clone()
-        grad_out[..., 0] = first
+        grad_out[..., 0] = lifted
     shifted = out.clone()
-    shifted[..., 0] += extra / torch.where(first == 0, 1.0, first)  # first = 0 now only where E = 0
+    shifted[..., 0].addcdiv_(extra, torch.where(lifted == 0, 1.0, lifted))
     return grad_out, shifted
 
 
@@ -82,7 +82,7 @@ class _FlashWordMassCPU(torch.autograd.Function):
     word columns and E_i = Σ_j P_ij g_ij,
         dS_ij = P_ij (dO_i·v_j - D_i - E_i) + P_ij g_ij.
     The first part is the flash backward with D_i = dO_i·out_i raised by E_i, obtained by handing
-    it out' = out + (E_i / dO_i[0]) e_1 (rows with dO_i[0] ≈ 0 are lifted first: `_raise_by_extra`); the
+    it out' = out + (E_i / dO'_i[0]) e_1 (dO_i[0] lifted away from 0 where needed: `_raise_by_extra`); the
     second is dense only on the M word columns.
     (B, H) are folded into one batch dimension for the small matrix products.
     """
@@ -90,25 +90,24 @@ class _FlashWordMassCPU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, key, value, columns, causal: bool, scale: float):
         batch, heads, length, head_dim = query.shape
-        index, member, bias, allowed, allowed_rows, additive = columns
+        word_index, member, bias, allowed, allowed_rows, additive = columns
         out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
             query, key, value, 0.0, causal, attn_mask=additive, scale=scale)
-        width = index.shape[1]
-        flat = batch * heads
-        word_index = index[:, None, :, None].expand(-1, heads, -1, head_dim)  # (B, H, M, D), for gather and scatter
-        # s·k_j for the word keys (B·H, M, D); queries as (B·H, T, D)
-        key_words = key.gather(2, word_index).mul_(scale).view(flat, width, head_dim)
+        width, flat = word_index.shape[2], batch * heads
+        # k_j for the word keys (B·H, M, D); queries as (B·H, T, D)
+        key_words = key.gather(2, word_index).view(flat, width, head_dim)
         query_flat = query.reshape(flat, length, head_dim)
-        # P_ij = exp(s q_i·k_j + m_ij - lse_i) on the word columns: (B·H, T, D)(B·H, D, M) -> (B·H, T, M)
-        exponent = torch.bmm(query_flat, key_words.transpose(1, 2)).view(batch, heads, length, width).sub_(lse[..., None])
+        # s q_i·k_j - lse_i on the word columns: -(B·H, T, 1) + s (B·H, T, D)(B·H, D, M) -> (B·H, T, M)
+        exponent = torch.baddbmm(lse.reshape(flat, length, 1), query_flat, key_words.transpose(1, 2), beta=-1.0, alpha=scale)
+        exponent = exponent.view(batch, heads, length, width)
         if bias is not None:
             exponent.add_(bias)
         # Exponents above 0 are rounding (P ≤ 1) or masked keys (which `allowed` zeroes next, so no inf·0).
-        probs = exponent.clamp_(_lowest_exponent(exponent.dtype), 0.0).exp_()
+        probs = exponent.clamp_(_lowest_exponent(exponent.dtype), 0.0).exp_()  # P_ij = exp(s q_i·k_j + m_ij - lse_i)
         if allowed.shape[1] > 1:  # a per-head mask; otherwise the mask is applied after the head sum
             probs.mul_(allowed)
-        mean_probs = probs.sum(dim=1).mul_(allowed_rows).div_(heads)
-        word_mass = torch.bmm(mean_probs, member.transpose(1, 2))  # (B, T, M)(B, M, N2) -> (B, T, N2)
+        # mean_h P_h Wᵀ: (B, T, M)(B, M, N2) -> (B, T, N2), with 1/H in `member`
+        word_mass = torch.bmm(probs.sum(dim=1).mul_(allowed_rows), member.transpose(1, 2))
         ctx.save_for_backward(query, key, value, out, lse, additive, word_index, member, allowed_rows, probs, key_words, query_flat)
         ctx.causal, ctx.scale = causal, scale
         return out, word_mass
@@ -122,18 +121,15 @@ class _FlashWordMassCPU(torch.autograd.Function):
         grad_out = grad_out if out_used else torch.zeros_like(out)
         if grad_mass is None:
             grad_mass = out.new_zeros(batch, length, member.shape[1])
-        # g: (B, T, N2)(B, N2, M) -> (B, T, M), zero where masked (which zeroes P ∘ g there)
-        per_word = torch.bmm(grad_mass, member).mul_(allowed_rows).div_(heads)
+        # g (with 1/H): (B, T, N2)(B, N2, M) -> (B, T, M), zero where masked (which zeroes P ∘ g there)
+        per_word = torch.bmm(grad_mass, member).mul_(allowed_rows)
         d_scores = probs * per_word[:, None]  # P ∘ g on the word columns (B, H, T, M)
         extra = torch.mv(d_scores.view(-1, width), d_scores.new_ones(width)).view(batch, heads, length)  # E_i = Σ_j (P ∘ g)_ij
-        # dO'·out' = D + E, worked out token-major: the kernel's out and dO are laid out (B, T, H, D)
-        grad_out, shifted = _raise_by_extra(out.transpose(1, 2), grad_out.transpose(1, 2),
-                                            extra.transpose(1, 2).contiguous(), value.transpose(1, 2))
-        grad_out, shifted = grad_out.transpose(1, 2), shifted.transpose(1, 2)
+        grad_out, shifted = _raise_by_extra(out, grad_out, extra, value)  # dO'·out' = D + E
         grad_q, grad_k, grad_v = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
             grad_out, query, key, value, shifted, lse, 0.0, ctx.causal, attn_mask=additive, scale=scale)
         d_scores = d_scores.view(flat, length, width)
-        grad_q.add_(torch.bmm(d_scores, key_words).view_as(grad_q))
+        grad_q.add_(torch.bmm(d_scores, key_words).view_as(grad_q), alpha=scale)
         grad_key_words = torch.bmm(d_scores.transpose(1, 2), query_flat).mul_(scale)
         grad_k.scatter_add_(2, word_index, grad_key_words.view(batch, heads, width, head_dim))
         return grad_q, grad_k, grad_v if out_used else None, None, None, None
@@ -142,16 +138,19 @@ class _FlashWordMassCPU(torch.autograd.Function):
 class WordColumns(NamedTuple):
     """What the CPU path needs of the critical words and the mask, computed once for all layers."""
 
-    index: torch.Tensor  # (B, M) key positions of the word tokens
-    member: torch.Tensor  # (B, N2, M) 0/1: which word each column belongs to (none for padding columns)
+    index: torch.Tensor  # (B, H, M, D) key positions of the word tokens, expanded for gather/scatter on (B, H, T, D)
+    member: torch.Tensor  # (B, N2, M) 1/H where a column belongs to a word (0 for padding columns): × P sums to mean_h
     bias: torch.Tensor | None  # (B, 1|H, T, M) a float mask's additive values on the word columns
     allowed: torch.Tensor  # (B, 1|H, T|1, M) 0/1: where attention may look
     allowed_rows: torch.Tensor  # (B, T|1, M) the same for any head
     additive: torch.Tensor | None  # the full mask, additive, for the flash kernel
 
 
-def word_columns(words: torch.Tensor, mask: torch.Tensor | None, causal: bool, length: int, dtype: torch.dtype) -> WordColumns:
-    """`WordColumns` of `words` (B, N2, T) under `mask` (bool or additive, or None) and `causal`."""
+def word_columns(words: torch.Tensor, mask: torch.Tensor | None, causal: bool, query_shape: torch.Size,
+                 dtype: torch.dtype) -> WordColumns:
+    """`WordColumns` of `words` (B, N2, T) under `mask` (bool or additive, or None) and `causal`, for
+    queries of shape (B, H, T, D)."""
+    _, heads, length, head_dim = query_shape
     index, valid, member = _word_columns(words)
     allowed, bias = valid[:, None, None, :], None
     if mask is not None:
@@ -162,10 +161,11 @@ def word_columns(words: torch.Tensor, mask: torch.Tensor | None, causal: bool, l
             allowed, bias = allowed & (on_columns > float("-inf")), on_columns.to(dtype)
     if causal:
         allowed = allowed & (index[:, None, None, :] <= torch.arange(length, device=index.device)[None, None, :, None])
-    return WordColumns(index, member.to(dtype), bias, allowed.to(dtype), allowed.any(dim=1).to(dtype), _additive(mask, dtype))
+    return WordColumns(index[:, None, :, None].expand(-1, heads, -1, head_dim), member.to(dtype) / heads, bias,
+                       allowed.to(dtype), allowed.any(dim=1).to(dtype), _additive(mask, dtype))
 
 
 def flash_cpu_with_word_mass(query, key, value, words, mask, causal: bool, scale: float, columns: WordColumns | None = None):
     """`sdpa_with_word_mass` for CPU without dropout: same outputs, at the cost of a plain flash call."""
-    columns = columns or word_columns(words, mask, causal, query.shape[2], query.dtype)
+    columns = columns or word_columns(words, mask, causal, query.shape, query.dtype)
     return _FlashWordMassCPU.apply(query, key, value, columns, causal, scale)

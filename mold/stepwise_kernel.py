@@ -80,7 +80,7 @@ def stepwise_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0
         return out.transpose(1, 2).contiguous(), None
     if query.device.type == "cpu" and dropout == 0.0:
         if _collector.columns is None:
-            _collector.columns = word_columns(_collector.words, mask, causal, query.shape[2], query.dtype)
+            _collector.columns = word_columns(_collector.words, mask, causal, query.shape, query.dtype)
         out, word_mass = flash_cpu_with_word_mass(query, key, value, _collector.words, mask, causal, scale, _collector.columns)
     else:
         out, word_mass = sdpa_with_word_mass(query, key, value, _collector.words, mask, causal, scale, dropout)
