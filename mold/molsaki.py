@@ -244,8 +244,7 @@ class StudentMoL(nn.Module):
         -> weights `(B, L)`."""
         # §3.3: h_l = sum_i RMSNorm(V_l)[i]; p_s = softmax((H w + b) / tau2)
         layers = values.unbind(1) if isinstance(values, torch.Tensor) else list(values)
-        keep = mask.bool()
-        pooled = torch.stack([self._pool(layer, keep) for layer in layers], dim=1)  # (B, L, d)
+        pooled = _RMSNormSums.apply(mask.bool(), self.norm.weight, self.norm.eps, *layers)  # (B, L, d)
         batch, num_layers, dim = pooled.shape
         if self.router == "shared":
             logits = self.proj(pooled).squeeze(-1)  # (B, L, d) -> (B, L, 1) -> (B, L)
@@ -253,37 +252,39 @@ class StudentMoL(nn.Module):
             logits = self.proj(pooled.reshape(batch, num_layers * dim))  # (B, L*d) -> (B, L)
         return torch.softmax(logits.float() / self.tau, dim=-1)
 
-    def _pool(self, layer: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """`sum_i RMSNorm(x_i)` over real tokens, `(B, N, d) -> (B, d)`."""
-        return _RMSNormSum.apply(layer, keep, self.norm.weight, self.norm.eps)
 
+class _RMSNormSums(torch.autograd.Function):
+    """`h_l = w * sum_i r_li x_li` for each layer l, `r_li = 1 / rms(x_li)` (0 on padding): `(B, L, d)`,
+    without a normalised copy of any x_l, in one call for all layers (the per-token work is batched
+    over layers where it is small).
 
-class _RMSNormSum(torch.autograd.Function):
-    """`h = w * sum_i r_i x_i`, `r_i = 1 / rms(x_i)` (0 on padding), without a normalised copy of x.
-
-    Backward by hand (autograd's would take ~10 passes over x): with `u = w * dh`,
-    `dx_i = r_i u - (r_i^3 / d) (x_i . u) x_i` and `dw = dh * sum_i r_i x_i`.
+    Backward by hand (autograd's would take ~10 passes over each x_l): with `u_l = w * dh_l`,
+    `dx_li = r_li u_l - (r_li^3 / d) (x_li . u_l) x_li` and `dw = sum_l dh_l * sum_i r_li x_li`.
     """
 
     @staticmethod
-    def forward(ctx, layer: torch.Tensor, keep: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-        x = layer.to(torch.promote_types(layer.dtype, torch.float32))
-        mean_square = torch.linalg.vecdot(x, x) / x.shape[-1]  # (B, N)
+    def forward(ctx, keep: torch.Tensor, weight: torch.Tensor, eps: float, *layers: torch.Tensor) -> torch.Tensor:
+        dtype = torch.promote_types(layers[0].dtype, torch.float32)
+        xs = [layer.to(dtype) for layer in layers]
+        dim = xs[0].shape[-1]
+        mean_square = torch.stack([torch.linalg.vector_norm(x, dim=-1) for x in xs]).square_().div_(dim)  # (L, B, N)
         # Padding gets weight 0 through `where`: no inf/NaN of its norm reaches the output or a gradient.
-        inverse_rms = torch.where(keep, torch.rsqrt(mean_square + eps), 0.0)
-        summed = torch.bmm(inverse_rms[:, None, :], x).squeeze(1)  # (B, 1, N)(B, N, d) -> (B, d)
-        ctx.save_for_backward(layer, inverse_rms, summed, weight)
+        inverse_rms = torch.where(keep, mean_square.add_(eps).rsqrt_(), 0.0)
+        summed = torch.stack([torch.bmm(r[:, None, :], x).squeeze(1) for r, x in zip(inverse_rms, xs)], dim=1)  # (B, L, d)
+        ctx.save_for_backward(inverse_rms, summed, weight, *layers)
         return summed * weight
 
     @staticmethod
     def backward(ctx, grad_pooled: torch.Tensor):
-        layer, inverse_rms, summed, weight = ctx.saved_tensors
-        x = layer.to(inverse_rms.dtype)
-        u = grad_pooled * weight  # (B, d)
-        along = torch.bmm(x, u[:, :, None]).squeeze(-1)  # x_i . u: (B, N)
-        radial = inverse_rms.pow(3).mul_(along).div_(-x.shape[-1])  # -(r_i^3 / d) (x_i . u)
-        grad_x = (x * radial[..., None]).addcmul_(inverse_rms[..., None], u[:, None, :])  # (B, N, d)
-        return grad_x.to(layer.dtype), None, (grad_pooled * summed).sum(dim=0), None
+        inverse_rms, summed, weight, *layers = ctx.saved_tensors
+        u = grad_pooled * weight  # (B, L, d)
+        dim = u.shape[-1]
+        xs = [layer.to(inverse_rms.dtype) for layer in layers]
+        along = torch.stack([torch.bmm(x, u[:, l, :, None]).squeeze(-1) for l, x in enumerate(xs)])  # x_li . u_l: (L, B, N)
+        radial = inverse_rms.pow(3).mul_(along).div_(-dim)  # -(r_li^3 / d) (x_li . u_l)
+        grads = [(x * radial[l, ..., None]).addcmul_(inverse_rms[l, ..., None], u[:, l, None, :]).to(layer.dtype)
+                 for l, (x, layer) in enumerate(zip(xs, layers))]
+        return None, (grad_pooled * summed).sum(dim=(0, 1)), None, *grads
 
 
 def mix_layers(A_layers: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -285,17 +285,18 @@ def test_student_router_padding_invariance(router_kind):
 
 
 def test_router_pooling_backward_gradient_check_float64():
-    """The hand-written backward of sum_i RMSNorm(x_i) against numerical gradients (x and the norm
-    weight), with a padding token whose garbage value must get no gradient."""
-    from mold.molsaki import _RMSNormSum
+    """The hand-written backward of sum_i RMSNorm(x_li) for two layers against numerical gradients (x and
+    the norm weight), with padding tokens whose garbage values must get no gradient."""
+    from mold.molsaki import _RMSNormSums
 
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 5, 4, dtype=torch.float64, generator=gen, requires_grad=True)
+    xs = [torch.randn(2, 5, 4, dtype=torch.float64, generator=gen, requires_grad=True) for _ in range(2)]
     weight = (1 + torch.rand(4, dtype=torch.float64, generator=gen)).requires_grad_()
     keep = torch.tensor([[True] * 5, [True, True, True, False, False]])
-    assert torch.autograd.gradcheck(lambda x, w: _RMSNormSum.apply(x, keep, w, 1e-6), (x, weight))
-    _RMSNormSum.apply(x, keep, weight, 1e-6).sum().backward()
-    assert_close(x.grad[1, 3:], torch.zeros(2, 4, dtype=torch.float64))
+    assert torch.autograd.gradcheck(lambda w, *xs: _RMSNormSums.apply(keep, w, 1e-6, *xs), (weight, *xs))
+    _RMSNormSums.apply(keep, weight, 1e-6, *xs).sum().backward()
+    for x in xs:
+        assert_close(x.grad[1, 3:], torch.zeros(2, 4, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("router_kind", ["shared", "flat"])
