@@ -12,6 +12,7 @@ import math
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 
 
 def _word_columns(words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -123,13 +124,14 @@ class _FlashWordMassCPU(torch.autograd.Function):
             grad_mass = out.new_zeros(batch, length, member.shape[1])
         # g (with 1/H): (B, T, N2)(B, N2, M) -> (B, T, M), zero where masked (which zeroes P ∘ g there)
         per_word = torch.bmm(grad_mass, member).mul_(allowed_rows)
-        d_scores = probs * per_word[:, None]  # P ∘ g on the word columns (B, H, T, M)
-        extra = torch.mv(d_scores.view(-1, width), d_scores.new_ones(width)).view(batch, heads, length)  # E_i = Σ_j (P ∘ g)_ij
+        d_scores = (probs * per_word[:, None]).view(flat, length, width)  # P ∘ g on the word columns (B·H, T, M)
+        # [Σ_j (P ∘ g)_ij k_j | E_i = Σ_j (P ∘ g)_ij] in one product, with a column of ones beside the word keys
+        products = torch.bmm(d_scores, F.pad(key_words, (0, 1), value=1.0))  # (B·H, T, M)(B·H, M, D+1) -> (B·H, T, D+1)
+        extra = products[..., head_dim].view(batch, heads, length)
         grad_out, shifted = _raise_by_extra(out, grad_out, extra, value)  # dO'·out' = D + E
         grad_q, grad_k, grad_v = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
             grad_out, query, key, value, shifted, lse, 0.0, ctx.causal, attn_mask=additive, scale=scale)
-        d_scores = d_scores.view(flat, length, width)
-        grad_q.add_(torch.bmm(d_scores, key_words).view_as(grad_q), alpha=scale)
+        grad_q.add_(products[..., :head_dim].view_as(grad_q), alpha=scale)
         grad_key_words = torch.bmm(d_scores.transpose(1, 2), query_flat).mul_(scale)
         grad_k.scatter_add_(2, word_index, grad_key_words.view(batch, heads, width, head_dim))
         return grad_q, grad_k, grad_v if out_used else None, None, None, None
