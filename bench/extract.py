@@ -50,10 +50,10 @@ def make_once(args, variant: str, device):
     @torch.no_grad()
     def once():
         if variant == "forward":
-            model(input_ids=ids, attention_mask=mask)
+            model(input_ids=ids, attention_mask=mask, use_cache=False)
             return
         with stepwise_maps(model, steps, words) as maps:
-            model(input_ids=ids, attention_mask=mask)
+            model(input_ids=ids, attention_mask=mask, use_cache=False)
         torch.stack(maps, 1).float().cpu()
 
     return once

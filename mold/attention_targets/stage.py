@@ -55,7 +55,7 @@ def teacher_targets(model, batch_ids: list[list[int]], groups: list[tuple], pad_
     steps, _ = group_matrices([g[0] for g in groups], width, device)
     words, _ = group_matrices([g[1] for g in groups], width, device)
     with stepwise_maps(model, steps, words) as maps:
-        model(input_ids=input_ids, attention_mask=mask)
+        model(input_ids=input_ids, attention_mask=mask, use_cache=False)
     stacked = torch.stack(maps, dim=1).float().cpu()  # (B, L1, N1max, N2max)
     return [stacked[b, :, : len(g[0]), : len(g[1])].clone() for b, g in enumerate(groups)]
 

@@ -23,11 +23,11 @@ def explain_with_attention(student, batch, method: Method, router: StudentMoL | 
     """One explain forward: logits for L_exp, plus L_att from its own attention and values."""
     explain, att = batch.explain, batch.attention
     if att is None:  # no example of this batch has critical words: plain pass, L_att = 0
-        logits = student(input_ids=explain.input_ids, attention_mask=explain.attention_mask).logits
+        logits = student(input_ids=explain.input_ids, attention_mask=explain.attention_mask, use_cache=False).logits
         return logits, logits.sum() * 0.0, {}
     values: list[torch.Tensor] = []
     with stepwise_maps(student, att["steps"], att["words"], values) as maps:
-        logits = student(input_ids=explain.input_ids, attention_mask=explain.attention_mask).logits
+        logits = student(input_ids=explain.input_ids, attention_mask=explain.attention_mask, use_cache=False).logits
     A_layers = torch.stack(maps, dim=1)  # (B, L2, N1, N2)
     metrics: dict[str, float] = {}
     if method.kind == "sl":

@@ -92,14 +92,14 @@ def make_loss_fn(method: Method, student, cfg: ExperimentConfig, router=None):
     spec = cfg.loss
 
     def loss_fn(batch: DistillBatch):
-        predict_logits = student(input_ids=batch.predict.input_ids, attention_mask=batch.predict.attention_mask).logits
+        predict_logits = student(input_ids=batch.predict.input_ids, attention_mask=batch.predict.attention_mask, use_cache=False).logits
         loss_pre = target_cross_entropy(predict_logits, batch.predict.labels)
         if method.kind == "vanilla":
             return loss_pre, {"L_pre": loss_pre.item()}
         if method.uses_attention:
             explain_logits, loss_att, extra = explain_with_attention(student, batch, method, router, spec.tau2)
         else:
-            explain_logits = student(input_ids=batch.explain.input_ids, attention_mask=batch.explain.attention_mask).logits
+            explain_logits = student(input_ids=batch.explain.input_ids, attention_mask=batch.explain.attention_mask, use_cache=False).logits
             loss_att, extra = None, {}
         loss_exp = target_cross_entropy(explain_logits, batch.explain.labels)
         loss = dss_loss(loss_pre, loss_exp, spec.alpha)

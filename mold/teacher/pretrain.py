@@ -59,7 +59,7 @@ def make_loss_fn(model: PreTrainedModel):
     def loss_fn(batch: Batch):
         device = next(model.parameters()).device
         batch = batch.to(device)
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
         return target_cross_entropy(logits, batch.labels), {}
 
     return loss_fn
