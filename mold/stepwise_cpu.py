@@ -41,9 +41,9 @@ def _additive(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | N
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, float("-inf"))
 
 
-def _raise_by_extra(out: torch.Tensor, grad_out: torch.Tensor, extra: torch.Tensor, value: torch.Tensor):
+def _raise_by_extra(out: torch.Tensor, grad_out: torch.Tensor, extra: torch.Tensor, bound: float):
     """(dO', out') for the flash backward, with dO'_i·out'_i = dO_i·out_i + E_i (any layout: the last
-    dimension is the head's, the others are matched elementwise).
+    dimension is the head's, the others are matched elementwise); `bound` = c below.
 
     out'_i = out_i + (E_i / dO'_i[0]) e_1, where dO'_i[0] = dO_i[0] + sign(dO_i[0]) λ_i (sign + at 0) and
     λ_i = ε |E_i| / c (ε: the dtype's epsilon, c = max(1, max_j |v_j[0]|)), so that |E_i / dO'_i[0]| ≤ c / ε
@@ -52,17 +52,15 @@ def _raise_by_extra(out: torch.Tensor, grad_out: torch.Tensor, extra: torch.Tens
     P_ij λ_i (v_j[0] - out_i[0]) to dS_ij, at most 2 ε |E_i| P_ij (rounding level next to the P_ij E_i it
     carries), and Σ_i P_ij λ_i e_1 to dV_j, at most ε max_i |E_i|. A row with dO_i[0] = 0 and λ_i = 0
     (E_i = 0, or |E_i| < tiny·c/ε so that λ_i underflows) keeps out_i: its E_i is dropped.
+    The first coordinates are gathered once (each strided read touches every row of dO or out).
     """
-    info = torch.finfo(grad_out.dtype)
-    largest = max(float(torch.linalg.vector_norm(value.detach()[..., 0], ord=float("inf"))), 1.0)
-    lift = extra.abs().mul_(info.eps / largest)
-    first = grad_out[..., 0]
-    lifted = first + torch.copysign(lift, first)
+    extra, first = extra.contiguous(), grad_out[..., 0].contiguous()
+    lifted = torch.copysign(extra.abs().mul_(torch.finfo(grad_out.dtype).eps / bound), first).add_(first)
     if not torch.equal(lifted, first):  # some row is lifted
         grad_out = grad_out.clone()
         grad_out[..., 0] = lifted
     shifted = out.clone()
-    shifted[..., 0].addcdiv_(extra, torch.where(lifted == 0, 1.0, lifted))
+    shifted[..., 0] += extra / lifted.masked_fill_(lifted == 0, 1.0)
     return grad_out, shifted
 
 
@@ -110,7 +108,8 @@ class _FlashWordMassCPU(torch.autograd.Function):
         # mean_h P_h Wᵀ: (B, T, M)(B, M, N2) -> (B, T, N2), with 1/H in `member`
         word_mass = torch.bmm(probs.sum(dim=1).mul_(allowed_rows), member.transpose(1, 2))
         ctx.save_for_backward(query, key, value, out, lse, additive, word_index, member, allowed_rows, probs, key_words, query_flat)
-        ctx.causal, ctx.scale = causal, scale
+        # c = max(1, max_j |v_j[0]|) for `_raise_by_extra`, read while v is still in cache
+        ctx.causal, ctx.scale, ctx.bound = causal, scale, max(float(torch.linalg.vector_norm(value[..., 0], ord=float("inf"))), 1.0)
         return out, word_mass
 
     @staticmethod
@@ -128,7 +127,7 @@ class _FlashWordMassCPU(torch.autograd.Function):
         # [Σ_j (P ∘ g)_ij k_j | E_i = Σ_j (P ∘ g)_ij] in one product, with a column of ones beside the word keys
         products = torch.bmm(d_scores, F.pad(key_words, (0, 1), value=1.0))  # (B·H, T, M)(B·H, M, D+1) -> (B·H, T, D+1)
         extra = products[..., head_dim].view(batch, heads, length)
-        grad_out, shifted = _raise_by_extra(out, grad_out, extra, value)  # dO'·out' = D + E
+        grad_out, shifted = _raise_by_extra(out, grad_out, extra, ctx.bound)  # dO'·out' = D + E
         grad_q, grad_k, grad_v = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
             grad_out, query, key, value, shifted, lse, 0.0, ctx.causal, attn_mask=additive, scale=scale)
         grad_q.add_(products[..., :head_dim].view_as(grad_q), alpha=scale)
