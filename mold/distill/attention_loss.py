@@ -35,8 +35,8 @@ def explain_with_attention(student, batch, method: Method, router: StudentMoL | 
     else:
         p_s = router(values, explain.attention_mask)  # L2 x (B, T, d) -> (B, L2)
         A_s = mix_layers(A_layers, p_s)
-        kept = att["has"]
-        mean_p_s = p_s[kept].mean(0) if kept.any() else p_s.mean(0)
+        kept, weights = att["has"], p_s.detach()  # metrics only: no graph
+        mean_p_s = weights[kept].mean(0) if kept.any() else weights.mean(0)
         metrics = {f"p_s/{layer}": w for layer, w in enumerate(mean_p_s.tolist())}
     loss = attention_loss(att["targets"], A_s, att["step_mask"], att["word_mask"])
     return logits, loss, metrics
