@@ -108,8 +108,9 @@ class _FlashWordMassCPU(torch.autograd.Function):
         # mean_h P_h Wᵀ: (B, T, M)(B, M, N2) -> (B, T, N2), with 1/H in `member`
         word_mass = torch.bmm(probs.sum(dim=1).mul_(allowed_rows), member.transpose(1, 2))
         ctx.save_for_backward(query, key, value, out, lse, additive, word_index, member, allowed_rows, probs, key_words, query_flat)
+        ctx.causal, ctx.scale = causal, scale
         # c = max(1, max_j |v_j[0]|) for `_raise_by_extra`, read while v is still in cache
-        ctx.causal, ctx.scale, ctx.bound = causal, scale, max(float(torch.linalg.vector_norm(value[..., 0], ord=float("inf"))), 1.0)
+        ctx.bound = max(float(torch.linalg.vector_norm(value[..., 0], ord=float("inf"))), 1.0)
         return out, word_mass
 
     @staticmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from mold.config import LossSpec
+from mold.distill.batching import forward_logits
 from mold.distill.methods import Method, resolve_layer
 from mold.distill.student_attention import stepwise_maps
 from mold.molsaki import StudentMoL, attention_loss, mix_layers
@@ -23,11 +24,11 @@ def explain_with_attention(student, batch, method: Method, router: StudentMoL | 
     """One explain forward: logits for L_exp, plus L_att from its own attention and values."""
     explain, att = batch.explain, batch.attention
     if att is None:  # no example of this batch has critical words: plain pass, L_att = 0
-        logits = student(input_ids=explain.input_ids, attention_mask=explain.attention_mask, use_cache=False).logits
+        logits = forward_logits(student, explain)
         return logits, logits.sum() * 0.0, {}
     values: list[torch.Tensor] = []
     with stepwise_maps(student, att["steps"], att["words"], values) as maps:
-        logits = student(input_ids=explain.input_ids, attention_mask=explain.attention_mask, use_cache=False).logits
+        logits = forward_logits(student, explain)
     A_layers = torch.stack(maps, dim=1)  # (B, L2, N1, N2)
     metrics: dict[str, float] = {}
     if method.kind == "sl":

@@ -48,6 +48,12 @@ class Batch:
         return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device))
 
 
+def forward_logits(model, batch: Batch) -> torch.Tensor:
+    """The model's logits (B, T, V) for `batch`, without a KV cache (transformers builds one in every
+    forward unless told not to, copying each layer's keys and values for nothing outside generation)."""
+    return model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
+
+
 def collate(items: list[Encoded], pad_id: int) -> Batch:
     """Right-pad to the longest sequence of the batch."""
     width = max(len(e.input_ids) for e in items)

@@ -14,7 +14,7 @@ from mold.console import log
 from mold.data.schema import RationaleRecord
 from mold.distill.attention_loss import build_router, explain_with_attention
 from mold.distill.attention_targets import attach_targets
-from mold.distill.batching import Batch, Encoded, collate, encode
+from mold.distill.batching import Batch, Encoded, collate, encode, forward_logits
 from mold.distill.losses import dss_loss, mmi_loss, target_cross_entropy
 from mold.distill.methods import Method, get_method
 from mold.distill.student_attention import attention_implementation, group_matrices
@@ -92,14 +92,14 @@ def make_loss_fn(method: Method, student, cfg: ExperimentConfig, router=None):
     spec = cfg.loss
 
     def loss_fn(batch: DistillBatch):
-        predict_logits = student(input_ids=batch.predict.input_ids, attention_mask=batch.predict.attention_mask, use_cache=False).logits
+        predict_logits = forward_logits(student, batch.predict)
         loss_pre = target_cross_entropy(predict_logits, batch.predict.labels)
         if method.kind == "vanilla":
             return loss_pre, {"L_pre": loss_pre.item()}
         if method.uses_attention:
             explain_logits, loss_att, extra = explain_with_attention(student, batch, method, router, spec.tau2)
         else:
-            explain_logits = student(input_ids=batch.explain.input_ids, attention_mask=batch.explain.attention_mask, use_cache=False).logits
+            explain_logits = forward_logits(student, batch.explain)
             loss_att, extra = None, {}
         loss_exp = target_cross_entropy(explain_logits, batch.explain.labels)
         loss = dss_loss(loss_pre, loss_exp, spec.alpha)

@@ -14,7 +14,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from mold.config import GenerationSpec, TeacherPretrainSpec, TrainingSpec
 from mold.data.schema import Example
-from mold.distill.batching import Batch, collate, encode
+from mold.distill.batching import Batch, collate, encode, forward_logits
 from mold.distill.losses import target_cross_entropy
 from mold.teacher.prompts import Exemplar, build_prompt, format_reply
 
@@ -59,7 +59,7 @@ def make_loss_fn(model: PreTrainedModel):
     def loss_fn(batch: Batch):
         device = next(model.parameters()).device
         batch = batch.to(device)
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
+        logits = forward_logits(model, batch)
         return target_cross_entropy(logits, batch.labels), {}
 
     return loss_fn
