@@ -109,8 +109,9 @@ class _FlashWordMassCPU(torch.autograd.Function):
         word_mass = torch.bmm(probs.sum(dim=1).mul_(allowed_rows), member.transpose(1, 2))
         ctx.save_for_backward(query, key, value, out, lse, additive, word_index, member, allowed_rows, probs, key_words, query_flat)
         ctx.causal, ctx.scale = causal, scale
-        # c = max(1, max_j |v_j[0]|) for `_raise_by_extra`, read while v is still in cache
-        ctx.bound = max(float(torch.linalg.vector_norm(value[..., 0], ord=float("inf"))), 1.0)
+        if any(ctx.needs_input_grad[:3]):  # not in a no-grad pass (teacher extraction): only backward needs it
+            # c = max(1, max_j |v_j[0]|) for `_raise_by_extra`, read while v is still in cache
+            ctx.bound = max(float(torch.linalg.vector_norm(value[..., 0], ord=float("inf"))), 1.0)
         return out, word_mass
 
     @staticmethod
