@@ -90,6 +90,8 @@ def main() -> None:
         ratios = {v: r["ratio"] for v, r in interleaved.items()}
         print("CPU times, interleaved in one process (the ratios are medians of same-cycle ratios): "
               + ", ".join(f"{v} {r['seconds'] * 1000:.1f} ms" for v, r in interleaved.items()))
+        print("95% bootstrap intervals of those ratios over the cycles: "
+              + ", ".join(f"{v}/forward {r['low']:.3f}–{r['high']:.3f}" for v, r in interleaved.items() if v != "forward"))
     fwd, ext = results["forward"], results["extract"]
     if "extract_eager" in results:
         eager = results["extract_eager"]

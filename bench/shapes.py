@@ -85,14 +85,15 @@ def run_variant(make, args, name: str) -> dict:
 
 def run_interleaved(make, args, names, base: str) -> dict[str, dict]:
     """CPU: every variant's median seconds and its time ratio to `base`, from runs interleaved in one
-    process (load from elsewhere on the machine then falls on all of them alike):
-    {name: {"seconds", "ratio"}}."""
+    process (load from elsewhere on the machine then falls on all of them alike), with a 95% bootstrap
+    interval of that ratio: {name: {"seconds", "ratio", "low", "high"}}."""
     import torch
 
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     times = measure_interleaved({name: make(args, name, device) for name in names}, args.warmup, args.repeat)
-    return {name: {"seconds": _median(ts), "ratio": paired_ratio(ts, times[base])} for name, ts in times.items()}
+    return {name: {"seconds": _median(ts), "ratio": paired_ratio(ts, times[base]),
+                   **dict(zip(("low", "high"), ratio_interval(ts, times[base])))} for name, ts in times.items()}
 
 
 def measure_interleaved(steps: dict, warmup: int, repeat: int) -> dict[str, list[float]]:
@@ -117,6 +118,19 @@ def paired_ratio(times: list[float], base: list[float]) -> float:
     """Median over cycles of time / base time in the same cycle: drift in machine speed between
     cycles cancels out."""
     return _median([t / b for t, b in zip(times, base)])
+
+
+def ratio_interval(times: list[float], base: list[float], level: float = 0.95, resamples: int = 2000) -> tuple[float, float]:
+    """Bootstrap interval of `paired_ratio`: cycles resampled with replacement (fixed seed, so a rerun
+    on the same times gives the same interval). It says how far the ratio moves with the cycles drawn;
+    slower drift of the machine that hits both alike is already divided out."""
+    import random
+
+    ratios = [t / b for t, b in zip(times, base)]
+    draw = random.Random(0)
+    medians = sorted(_median(draw.choices(ratios, k=len(ratios))) for _ in range(resamples))
+    tail = (1 - level) / 2
+    return medians[int(tail * resamples)], medians[min(int((1 - tail) * resamples), resamples - 1)]
 
 
 def _median(values: list[float]) -> float:

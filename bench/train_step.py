@@ -115,6 +115,8 @@ def main() -> None:
         ratios = {m: r["ratio"] for m, r in interleaved.items()}
         print("CPU step times, interleaved in one process (the ratios are medians of same-cycle ratios): "
               + ", ".join(f"{m} {r['seconds'] * 1000:.1f} ms" for m, r in interleaved.items()))
+        print("95% bootstrap intervals of those ratios over the cycles: "
+              + ", ".join(f"{v}/dss {r['low']:.3f}–{r['high']:.3f}" for v, r in interleaved.items() if v != "dss"))
     dss, mmi, mol = results["dss"], results["mmi"], results["molsaki"]
     print(f"mmi/dss step time ratio {ratios['mmi']:.3f}, peak memory ratio {mmi['peak_bytes'] / dss['peak_bytes']:.3f}")
     print(f"molsaki/dss step time ratio {ratios['molsaki']:.3f}, peak memory ratio {mol['peak_bytes'] / dss['peak_bytes']:.3f}")
