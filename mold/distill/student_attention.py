@@ -26,10 +26,8 @@ def value_modules(model: nn.Module) -> list[tuple[nn.Module, str]]:
 
 
 @contextmanager
-def capture_values(model: nn.Module, values: list | None = None) -> Iterator[list[torch.Tensor]]:
-    """Collect each layer's value vectors (B, T, d_v) during the forward passes inside the block
-    (appended to `values` if given)."""
-    values = [] if values is None else values
+def capture_values(model: nn.Module, values: list) -> Iterator[list[torch.Tensor]]:
+    """Append each layer's value vectors (B, T, d_v) to `values` during the forward passes inside the block."""
     handles = []
     for module, kind in value_modules(model):
         def hook(_mod, _inp, out, kind=kind):
