@@ -79,7 +79,7 @@ def main() -> None:
 
         print(json.dumps(run_variant(make_once, args, args.variant)))
         return
-    from shapes import run_each_in_subprocess, run_interleaved
+    from shapes import describe_interleaved, run_each_in_subprocess, run_interleaved
 
     results = run_each_in_subprocess(__file__, "--variant", VARIANTS if not args.skip_eager else VARIANTS[:2], rounds=args.rounds)
     for variant, r in results.items():
@@ -88,10 +88,7 @@ def main() -> None:
     if results["forward"]["device"] == "cpu":
         interleaved = run_interleaved(make_once, args, list(results), base="forward")
         ratios = {v: r["ratio"] for v, r in interleaved.items()}
-        print("CPU times, interleaved in one process (the ratios are medians of same-cycle ratios): "
-              + ", ".join(f"{v} {r['seconds'] * 1000:.1f} ms" for v, r in interleaved.items()))
-        print("95% bootstrap intervals of those ratios over the cycles: "
-              + ", ".join(f"{v}/forward {r['low']:.3f}–{r['high']:.3f}" for v, r in interleaved.items() if v != "forward"))
+        print(describe_interleaved(interleaved, "forward", "times"))
     fwd, ext = results["forward"], results["extract"]
     if "extract_eager" in results:
         eager = results["extract_eager"]

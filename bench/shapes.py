@@ -96,6 +96,14 @@ def run_interleaved(make, args, names, base: str) -> dict[str, dict]:
                    **dict(zip(("low", "high"), ratio_interval(ts, times[base])))} for name, ts in times.items()}
 
 
+def describe_interleaved(interleaved: dict[str, dict], base: str, what: str) -> str:
+    """The two lines `run_interleaved`'s result prints: `what` times per variant, and each ratio's interval."""
+    times = ", ".join(f"{name} {r['seconds'] * 1000:.1f} ms" for name, r in interleaved.items())
+    intervals = ", ".join(f"{name}/{base} {r['low']:.3f}–{r['high']:.3f}" for name, r in interleaved.items() if name != base)
+    return (f"CPU {what}, interleaved in one process (the ratios are medians of same-cycle ratios): {times}\n"
+            f"95% bootstrap intervals of those ratios over the cycles: {intervals}")
+
+
 def measure_interleaved(steps: dict, warmup: int, repeat: int) -> dict[str, list[float]]:
     """CPU: process CPU seconds of each closure over `repeat` cycles; each cycle runs every closure
     once, in alternating order."""

@@ -104,7 +104,7 @@ def main() -> None:
 
         print(json.dumps(run_variant(make_step, args, args.method)))
         return
-    from shapes import run_each_in_subprocess, run_interleaved
+    from shapes import describe_interleaved, run_each_in_subprocess, run_interleaved
 
     results = run_each_in_subprocess(__file__, "--method", METHODS, rounds=args.rounds)
     for method, r in results.items():
@@ -113,10 +113,7 @@ def main() -> None:
     if results["dss"]["device"] == "cpu":
         interleaved = run_interleaved(make_step, args, METHODS, base="dss")
         ratios = {m: r["ratio"] for m, r in interleaved.items()}
-        print("CPU step times, interleaved in one process (the ratios are medians of same-cycle ratios): "
-              + ", ".join(f"{m} {r['seconds'] * 1000:.1f} ms" for m, r in interleaved.items()))
-        print("95% bootstrap intervals of those ratios over the cycles: "
-              + ", ".join(f"{v}/dss {r['low']:.3f}–{r['high']:.3f}" for v, r in interleaved.items() if v != "dss"))
+        print(describe_interleaved(interleaved, "dss", "step times"))
     dss, mmi, mol = results["dss"], results["mmi"], results["molsaki"]
     print(f"mmi/dss step time ratio {ratios['mmi']:.3f}, peak memory ratio {mmi['peak_bytes'] / dss['peak_bytes']:.3f}")
     print(f"molsaki/dss step time ratio {ratios['molsaki']:.3f}, peak memory ratio {mol['peak_bytes'] / dss['peak_bytes']:.3f}")
