@@ -280,7 +280,8 @@ class _RMSNormSums(torch.autograd.Function):
         u = grad_pooled * weight  # (B, L, d)
         dim = u.shape[-1]
         xs = [layer.to(inverse_rms.dtype) for layer in layers]
-        along = torch.stack([torch.bmm(x, u[:, l, :, None]).squeeze(-1) for l, x in enumerate(xs)])  # x_li . u_l: (L, B, N)
+        # x_li . u_l: (L, B, N), as a product and a sum (a batched matrix-vector bmm is 4x slower on CPU)
+        along = torch.stack([(x * u[:, l, None, :]).sum(dim=-1) for l, x in enumerate(xs)])
         radial = inverse_rms.pow(3).mul_(along).div_(-dim)  # -(r_li^3 / d) (x_li . u_l)
         grads = [(x * radial[l, ..., None]).addcmul_(inverse_rms[l, ..., None], u[:, l, None, :]).to(layer.dtype)
                  for l, (x, layer) in enumerate(zip(xs, layers))]
