@@ -43,33 +43,47 @@ def _additive(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | N
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, float("-inf"))
 
 
-def _raise_by_extra(out: torch.Tensor, grad_out: torch.Tensor, extra: torch.Tensor, value: torch.Tensor):
-    """(dO', out') for the flash backward, with dO'_i·out'_i = dO_i·out_i + E_i (any layout: the last
-    dimension is the head's, the others are matched elementwise); `value` gives c below.
+def _lift_scale(dtype: torch.dtype) -> float:
+    """κ = max^-½ of `dtype` (5e-20 in fp32): lifts are κ |E_i|, so E_i / dO'_i[0] stays below √max."""
+    return torch.finfo(dtype).max ** -0.5
 
-    out'_i = out_i + (E_i / dO'_i[0]) e_1, where dO'_i[0] = dO_i[0] + sign(dO_i[0]) λ_i (sign + at 0) and
-    λ_i = ε |E_i| / c (ε: the dtype's epsilon, c = max(1, max_j |v_j[0]|)), so that |E_i / dO'_i[0]| ≤ c / ε
-    even where dO_i = 0 (e.g. tokens whose last-layer output no loss reads). Where |dO_i[0]| ≫ |E_i| / c
-    the lift is below dO_i[0]'s rounding and changes nothing (dO is then not copied). Elsewhere it adds
-    P_ij λ_i (v_j[0] - out_i[0]) to dS_ij, at most 2 ε |E_i| P_ij (rounding level next to the P_ij E_i it
-    carries), and Σ_i P_ij λ_i e_1 to dV_j, at most ε max_i |E_i|. A row with dO_i[0] = 0 and λ_i = 0
-    (E_i = 0, or |E_i| < tiny·c/ε so that λ_i underflows) keeps out_i: its E_i is dropped.
-    c is read only when some row moves under the largest lift it allows (c = 1): rounding is monotone, so
-    a row that ε |E_i| leaves in place stays in place under any smaller λ_i. In training that is the last
-    layer only (its question tokens have dO = 0); every other layer skips the pass over v.
-    The first coordinates are gathered once (each strided read touches every row of dO or out).
+
+def _lift_for_extra(grad_out: torch.Tensor, extra: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dO', δ) such that dO'_i·(out_i + δ_i e_1) = dO_i·out_i + E_i: the flash backward, handed dO' and
+    out' = out + δ e_1, then computes its row terms D_i raised by E_i (any layout: the last dimension is
+    the head's, the others are matched elementwise).
+
+    δ_i = E_i / dO'_i[0], where dO'_i[0] = dO_i[0] + sign(dO_i[0]) λ_i (sign + at 0) and λ_i = κ |E_i|
+    (κ: `_lift_scale`), so that |δ_i| ≤ 1/κ even where dO_i = 0 (e.g. tokens whose last-layer output no
+    loss reads), and below 2^p/κ (p: mantissa bits) where the lift rounds away: finite in fp32/bf16/fp64
+    (not in fp16, whose range is too small). Where dO_i[0] is not below ~κ |E_i| the lift is below its
+    rounding and changes nothing (dO is then not copied). Elsewhere it adds P_ij λ_i (v_j[0] - out_i[0])
+    to dS_ij and Σ_i P_ij λ_i e_1 to dV_j: relative to the P_ij E_i that dS_ij carries, at most
+    2κ max_j |v_j[0]| (1e-19·|v| in fp32), so no bound on v needs reading. A row with dO_i[0] = 0 and
+    λ_i = 0 (|E_i| < tiny/κ, 2e-19 in fp32) keeps out_i: its E_i is dropped.
+    The first coordinates are gathered once (each strided read touches every row of dO).
     """
     extra, first = extra.contiguous(), grad_out[..., 0].contiguous()
-    largest = extra.abs().mul_(torch.finfo(grad_out.dtype).eps)  # λ_i at c = 1
-    lifted = torch.copysign(largest, first).add_(first)
-    if not torch.equal(lifted, first):  # some row moves: lift by λ_i = ε |E_i| / c
-        bound = max(float(torch.linalg.vector_norm(value[..., 0], ord=float("inf"))), 1.0)
-        lifted = torch.copysign(largest.div_(bound), first).add_(first)
+    lifted = torch.copysign(extra.abs().mul_(_lift_scale(grad_out.dtype)), first).add_(first)
+    if not torch.equal(lifted, first):  # some row is lifted
         grad_out = grad_out.clone()
         grad_out[..., 0] = lifted
-    # out' in one pass over out: its first coordinate raised, the others copied
-    raised = out[..., :1] + (extra / lifted.masked_fill_(lifted == 0, 1.0))[..., None]
-    return grad_out, torch.cat([raised, out[..., 1:]], dim=-1)
+    return grad_out, extra.div_(lifted.masked_fill_(lifted == 0, 1.0))
+
+
+def _flash_backward_raised(grad_out, query, key, value, out, lse, extra, causal: bool, additive, scale: float):
+    """The flash backward with every D_i = dO_i·out_i raised by E_i = `extra` (see `_lift_for_extra`).
+    out' is written into `out` itself for the call and its first coordinates are put back bit for bit
+    afterwards (its autograd version is kept): no copy of out, and a second backward sees out unchanged."""
+    grad_out, shift = _lift_for_extra(grad_out, extra)
+    first = out[..., 0].clone()
+    with torch.autograd._unsafe_preserve_version_counter(out):
+        out[..., 0] += shift
+        try:
+            return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
+                grad_out, query, key, value, out, lse, 0.0, causal, attn_mask=additive, scale=scale)
+        finally:
+            out[..., 0] = first
 
 
 def _lowest_exponent(dtype: torch.dtype) -> float:
@@ -90,7 +104,7 @@ class _FlashWordMassCPU(torch.autograd.Function):
     word columns and E_i = Σ_j P_ji g_ji,
         dS_ij = P_ij (dO_i·v_j - D_i - E_i) + P_ij g_ij.
     The first part is the flash backward with D_i = dO_i·out_i raised by E_i, obtained by handing
-    it out' = out + (E_i / dO'_i[0]) e_1 (dO_i[0] lifted away from 0 where needed: `_raise_by_extra`); the
+    it out' = out + (E_i / dO'_i[0]) e_1 (dO_i[0] lifted away from 0 where needed: `_lift_for_extra`); the
     second is dense only on the M word columns.
     Word columns are rows here: P is (B, H, M, T), so that every small product has the long token axis
     contiguous in its output or its reduction (measured 15-40% faster than (T, M) products at head size
@@ -118,13 +132,13 @@ class _FlashWordMassCPU(torch.autograd.Function):
             probs.mul_(columns.allowed)
         # mean_h W P_h: (B, N2, M)(B, M, T) -> (B, N2, T), with 1/H in `member`; returned as (B, T, N2)
         word_mass = torch.bmm(columns.member, probs.sum(dim=1).mul_(columns.allowed_any)).transpose(1, 2)
-        ctx.save_for_backward(query, key, value, out, lse, probs, key_words)
+        ctx.save_for_backward(query, key, value, out, lse, probs, key_words, query_flat)
         ctx.columns, ctx.causal, ctx.scale = columns, causal, scale
         return out, word_mass
 
     @staticmethod
     def backward(ctx, grad_out, grad_mass):
-        query, key, value, out, lse, probs, key_words = ctx.saved_tensors
+        query, key, value, out, lse, probs, key_words, query_flat = ctx.saved_tensors
         columns, scale = ctx.columns, ctx.scale
         batch, heads, length, head_dim = query.shape
         width, flat = columns.index.shape[2], batch * heads
@@ -136,12 +150,11 @@ class _FlashWordMassCPU(torch.autograd.Function):
         per_word = torch.bmm(columns.member.transpose(1, 2), grad_mass.transpose(1, 2)).mul_(columns.allowed_any)
         d_scores = (probs * per_word[:, None]).view(flat, width, length)  # P ∘ g on the word columns (B·H, M, T)
         extra = d_scores.sum(dim=1).view(batch, heads, length)  # E_i = Σ_j (P ∘ g)_ji
-        grad_out, shifted = _raise_by_extra(out, grad_out, extra, value)  # dO'·out' = D + E
-        grad_q, grad_k, grad_v = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
-            grad_out, query, key, value, shifted, lse, 0.0, ctx.causal, attn_mask=columns.additive, scale=scale)
+        grad_q, grad_k, grad_v = _flash_backward_raised(grad_out, query, key, value, out, lse, extra, ctx.causal,
+                                                        columns.additive, scale)  # D + E
         # the word columns' shares of dQ and dK: (B·H, T, M)(B·H, M, D) and (B·H, M, T)(B·H, T, D)
         grad_q.add_(torch.bmm(d_scores.transpose(1, 2), key_words).view(batch, heads, length, head_dim), alpha=scale)
-        grad_key_words = torch.bmm(d_scores, query.reshape(flat, length, head_dim)).mul_(scale)
+        grad_key_words = torch.bmm(d_scores, query_flat).mul_(scale)
         grad_k.scatter_add_(2, columns.index, grad_key_words.view(batch, heads, width, head_dim))
         return grad_q, grad_k, grad_v if out_used else None, None, None, None
 
