@@ -242,9 +242,14 @@ class StudentMoL(nn.Module):
     def forward(self, values: torch.Tensor | Sequence[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         """`values` `(B, L, N, d)` (or the L layers' `(B, N, d)` tensors), `mask` `(B, N)` (1/True = real token)
         -> weights `(B, L)`."""
-        # §3.3: h_l = sum_i RMSNorm(V_l)[i]; p_s = softmax((H w + b) / tau2)
         layers = values.unbind(1) if isinstance(values, torch.Tensor) else list(values)
-        pooled = _RMSNormSums.apply(mask.bool(), self.norm.weight, self.norm.eps, *layers)  # (B, L, d)
+        return self.weights_from_sums(layer_rms_sums(layers, mask.bool(), self.norm.eps))
+
+    def weights_from_sums(self, sums: torch.Tensor) -> torch.Tensor:
+        """Weights `(B, L)` from each layer's `Σ_i x_li / rms(x_li)` over real tokens `(B, L, d)` (`rms_sums`),
+        for callers that pooled the values where they were computed."""
+        # §3.3: h_l = sum_i RMSNorm(V_l)[i] = w * sums_l; p_s = softmax((H w + b) / tau2)
+        pooled = sums * self.norm.weight
         batch, num_layers, dim = pooled.shape
         if self.router == "shared":
             logits = self.proj(pooled).squeeze(-1)  # (B, L, d) -> (B, L, 1) -> (B, L)
@@ -253,39 +258,48 @@ class StudentMoL(nn.Module):
         return torch.softmax(logits.float() / self.tau, dim=-1)
 
 
+def rms_sums(x: torch.Tensor, keep: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """`Σ_i r_i x_i` over the tokens of `x` `(B, N, d)`, `r_i = 1 / rms(x_i)` (0 where `keep` `(B, N)` is False):
+    `(B, d)`, and `r` `(B, N)`; float32 at least. No normalised copy of `x` is made."""
+    x = x.to(torch.promote_types(x.dtype, torch.float32))
+    mean_square = torch.linalg.vector_norm(x, dim=-1).square_().div_(x.shape[-1])
+    # Padding gets weight 0 through `where`: no inf/NaN of its norm reaches the output or a gradient.
+    inverse_rms = torch.where(keep, mean_square.add_(eps).rsqrt_(), 0.0)
+    return torch.bmm(inverse_rms[:, None, :], x).squeeze(1), inverse_rms
+
+
+def rms_sums_radial(x: torch.Tensor, inverse_rms: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """For the upstream gradient `grad` `(B, d)` of `rms_sums`, the gradient of `x` is
+    `dx_i = r_i grad - (r_i^3 / d) (x_i . grad) x_i`; returns `-(r_i^3 / d) (x_i . grad)` `(B, N)`."""
+    x = x.to(inverse_rms.dtype)
+    along = (x * grad[:, None, :]).sum(dim=-1)  # x_i . grad, as a product and a sum (a batched matvec bmm is 4x slower on CPU)
+    return inverse_rms.pow(3).mul_(along).div_(-x.shape[-1])
+
+
+def layer_rms_sums(layers: Sequence[torch.Tensor], keep: torch.Tensor, eps: float) -> torch.Tensor:
+    """`rms_sums` of each layer's `(B, N, d)` values: `(B, L, d)`, differentiable (hand-written backward)."""
+    return _RMSNormSums.apply(keep, eps, *layers)
+
+
 class _RMSNormSums(torch.autograd.Function):
-    """`h_l = w * sum_i r_li x_li` for each layer l, `r_li = 1 / rms(x_li)` (0 on padding): `(B, L, d)`,
-    without a normalised copy of any x_l, in one call for all layers (the per-token work is batched
-    over layers where it is small).
-
-    Backward by hand (autograd's would take ~10 passes over each x_l): with `u_l = w * dh_l`,
-    `dx_li = r_li u_l - (r_li^3 / d) (x_li . u_l) x_li` and `dw = sum_l dh_l * sum_i r_li x_li`.
-    """
+    """`rms_sums` of each layer: `(B, L, d)`, with the backward written by hand (autograd's would take
+    ~10 passes over each x_l): `dx_li = r_li g_l - (r_li^3 / d) (x_li . g_l) x_li` (`rms_sums_radial`)."""
 
     @staticmethod
-    def forward(ctx, keep: torch.Tensor, weight: torch.Tensor, eps: float, *layers: torch.Tensor) -> torch.Tensor:
-        dtype = torch.promote_types(layers[0].dtype, torch.float32)
-        xs = [layer.to(dtype) for layer in layers]
-        dim = xs[0].shape[-1]
-        mean_square = torch.stack([torch.linalg.vector_norm(x, dim=-1) for x in xs]).square_().div_(dim)  # (L, B, N)
-        # Padding gets weight 0 through `where`: no inf/NaN of its norm reaches the output or a gradient.
-        inverse_rms = torch.where(keep, mean_square.add_(eps).rsqrt_(), 0.0)
-        summed = torch.stack([torch.bmm(r[:, None, :], x).squeeze(1) for r, x in zip(inverse_rms, xs)], dim=1)  # (B, L, d)
-        ctx.save_for_backward(inverse_rms, summed, weight, *layers)
-        return summed * weight
+    def forward(ctx, keep: torch.Tensor, eps: float, *layers: torch.Tensor) -> torch.Tensor:
+        sums, inverse_rms = zip(*(rms_sums(x, keep, eps) for x in layers))
+        ctx.save_for_backward(*inverse_rms, *layers)
+        return torch.stack(sums, dim=1)
 
     @staticmethod
-    def backward(ctx, grad_pooled: torch.Tensor):
-        inverse_rms, summed, weight, *layers = ctx.saved_tensors
-        u = grad_pooled * weight  # (B, L, d)
-        dim = u.shape[-1]
-        xs = [layer.to(inverse_rms.dtype) for layer in layers]
-        # x_li . u_l: (L, B, N), as a product and a sum (a batched matrix-vector bmm is 4x slower on CPU)
-        along = torch.stack([(x * u[:, l, None, :]).sum(dim=-1) for l, x in enumerate(xs)])
-        radial = inverse_rms.pow(3).mul_(along).div_(-dim)  # -(r_li^3 / d) (x_li . u_l)
-        grads = [(x * radial[l, ..., None]).addcmul_(inverse_rms[l, ..., None], u[:, l, None, :]).to(layer.dtype)
-                 for l, (x, layer) in enumerate(zip(xs, layers))]
-        return None, (grad_pooled * summed).sum(dim=(0, 1)), None, *grads
+    def backward(ctx, grad_sums: torch.Tensor):
+        saved = ctx.saved_tensors
+        num_layers = len(saved) // 2
+        grads = []
+        for l, (inverse_rms, x) in enumerate(zip(saved[:num_layers], saved[num_layers:])):
+            radial = rms_sums_radial(x, inverse_rms, grad_sums[:, l])
+            grads.append((x.to(radial.dtype) * radial[..., None]).addcmul_(inverse_rms[..., None], grad_sums[:, l, None, :]).to(x.dtype))
+        return None, None, *grads
 
 
 def mix_layers(A_layers: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

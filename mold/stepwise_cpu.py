@@ -9,10 +9,13 @@ mean_h(P_h Wᵀ) follows. The backward is written by hand (below).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+
+from mold.molsaki import rms_sums, rms_sums_radial
 
 LOG2_E = 1.0 / math.log(2.0)
 
@@ -93,6 +96,16 @@ def _lowest_exponent(dtype: torch.dtype) -> float:
     return 0.5 * math.log2(torch.finfo(dtype).tiny)
 
 
+@dataclass
+class RouterPooling:
+    """A request to a stepwise collection for the router's input (SPEC §5): each layer's `rms_sums` of its
+    values (B, KV·D), appended to `sums` in layer order. The CPU path pools where it reads the values anyway."""
+
+    keep: torch.Tensor  # (B, T) bool: real tokens
+    eps: float  # the router's RMSNorm epsilon
+    sums: list[torch.Tensor] = field(default_factory=list)
+
+
 class _FlashWordMassCPU(torch.autograd.Function):
     """CPU path: the flash kernel at the model's own head size, plus P on the word columns only.
 
@@ -109,16 +122,21 @@ class _FlashWordMassCPU(torch.autograd.Function):
     Word columns are rows here: P is (B, H, M, T), so that every small product has the long token axis
     contiguous in its output or its reduction (measured 15-40% faster than (T, M) products at head size
     16), and (B, H) are folded into one batch dimension for them.
+
+    Keys and values come as the module has them, `groups` query heads per KV head (repeated here, their
+    gradients summed back). With `pooling`, the third output is the router's `rms_sums` of this layer's
+    values (B, KV·D), taken while the values are in cache; its gradient is added into dV in place.
     """
 
     @staticmethod
-    def forward(ctx, query, key, value, columns, causal: bool, scale: float):
+    def forward(ctx, query, key, value, columns, causal: bool, scale: float, groups: int, pooling: RouterPooling | None):
         batch, heads, length, head_dim = query.shape
+        key_all, value_all = (key, value) if groups == 1 else (key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1))
         out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-            query, key, value, 0.0, causal, attn_mask=columns.additive, scale=scale)
+            query, key_all, value_all, 0.0, causal, attn_mask=columns.additive, scale=scale)
         width, flat = columns.index.shape[2], batch * heads
         # k_j for the word keys (B·H, M, D); queries as (B·H, T, D)
-        key_words = key.gather(2, columns.index).view(flat, width, head_dim)
+        key_words = key_all.gather(2, columns.index).view(flat, width, head_dim)
         query_flat = query.reshape(flat, length, head_dim)
         # log2(e) (s k_j·q_i - lse_i) on the word columns: -(B·H, 1, T) + (B·H, M, D)(B·H, D, T) -> (B·H, M, T)
         exponent = torch.baddbmm(lse.reshape(flat, 1, length), key_words, query_flat.transpose(1, 2),
@@ -132,14 +150,17 @@ class _FlashWordMassCPU(torch.autograd.Function):
             probs.mul_(columns.allowed)
         # mean_h W P_h: (B, N2, M)(B, M, T) -> (B, N2, T), with 1/H in `member`; returned as (B, T, N2)
         word_mass = torch.bmm(columns.member, probs.sum(dim=1).mul_(columns.allowed_any)).transpose(1, 2)
-        ctx.save_for_backward(query, key, value, out, lse, probs, key_words, query_flat)
-        ctx.columns, ctx.causal, ctx.scale = columns, causal, scale
-        return out, word_mass
+        sums = inverse_rms = None
+        if pooling is not None:  # §3.3: the router's Σ_i x_i / rms(x_i), x_i = token i's values, heads concatenated
+            sums, inverse_rms = rms_sums(_per_token(value), pooling.keep, pooling.eps)
+        ctx.save_for_backward(query, key_all, value_all, value, out, lse, probs, key_words, query_flat, inverse_rms)
+        ctx.columns, ctx.causal, ctx.scale, ctx.groups = columns, causal, scale, groups
+        return out, word_mass, sums
 
     @staticmethod
-    def backward(ctx, grad_out, grad_mass):
-        query, key, value, out, lse, probs, key_words, query_flat = ctx.saved_tensors
-        columns, scale = ctx.columns, ctx.scale
+    def backward(ctx, grad_out, grad_mass, grad_sums):
+        query, key_all, value_all, value, out, lse, probs, key_words, query_flat, inverse_rms = ctx.saved_tensors
+        columns, scale, groups = ctx.columns, ctx.scale, ctx.groups
         batch, heads, length, head_dim = query.shape
         width, flat = columns.index.shape[2], batch * heads
         out_used = grad_out is not None
@@ -150,13 +171,38 @@ class _FlashWordMassCPU(torch.autograd.Function):
         per_word = torch.bmm(columns.member.transpose(1, 2), grad_mass.transpose(1, 2)).mul_(columns.allowed_any)
         d_scores = (probs * per_word[:, None]).view(flat, width, length)  # P ∘ g on the word columns (B·H, M, T)
         extra = d_scores.sum(dim=1).view(batch, heads, length)  # E_i = Σ_j (P ∘ g)_ji
-        grad_q, grad_k, grad_v = _flash_backward_raised(grad_out, query, key, value, out, lse, extra, ctx.causal,
+        grad_q, grad_k, grad_v = _flash_backward_raised(grad_out, query, key_all, value_all, out, lse, extra, ctx.causal,
                                                         columns.additive, scale)  # D + E
         # the word columns' shares of dQ and dK: (B·H, T, M)(B·H, M, D) and (B·H, M, T)(B·H, T, D)
         grad_q.add_(torch.bmm(d_scores.transpose(1, 2), key_words).view(batch, heads, length, head_dim), alpha=scale)
         grad_key_words = torch.bmm(d_scores, query_flat).mul_(scale)
         grad_k.scatter_add_(2, columns.index, grad_key_words.view(batch, heads, width, head_dim))
-        return grad_q, grad_k, grad_v if out_used else None, None, None, None
+        if groups > 1:  # the repeated heads' gradients, summed back onto their KV head
+            grad_k, grad_v = (g.view(batch, heads // groups, groups, length, head_dim).sum(2) for g in (grad_k, grad_v))
+        grad_v = grad_v if out_used else None
+        if grad_sums is not None:
+            grad_v = _add_pooling_grad(grad_v, value, inverse_rms, grad_sums)
+        return grad_q, grad_k, grad_v, None, None, None, None, None
+
+
+def _per_token(value: torch.Tensor) -> torch.Tensor:
+    """(B, KV, T, D) -> (B, T, KV·D), each token's values with heads concatenated (a view for the usual
+    layouts, where the heads were split off one projection)."""
+    return value.transpose(1, 2).flatten(2)
+
+
+def _add_pooling_grad(grad_v: torch.Tensor | None, value: torch.Tensor, inverse_rms: torch.Tensor,
+                      grad_sums: torch.Tensor) -> torch.Tensor:
+    """grad_v + d rms_sums / d value for the upstream `grad_sums` (B, KV·D): dx_i = r_i g + radial_i x_i,
+    added in place where grad_v is float32 (two passes, no temporary of its size)."""
+    radial = rms_sums_radial(_per_token(value), inverse_rms, grad_sums)
+    batch, kv_heads, _, head_dim = value.shape
+    per_head = (lambda t: t[:, None, :, None])  # (B, T) -> (B, 1, T, 1)
+    g = grad_sums.view(batch, kv_heads, 1, head_dim)
+    if grad_v is None or grad_v.dtype != radial.dtype:
+        pooled = (value.to(radial.dtype) * per_head(radial)).addcmul_(per_head(inverse_rms), g)
+        return pooled.to(value.dtype) if grad_v is None else grad_v.add_(pooled.to(grad_v.dtype))
+    return grad_v.addcmul_(value, per_head(radial)).addcmul_(per_head(inverse_rms), g)
 
 
 class WordColumns(NamedTuple):
@@ -191,5 +237,13 @@ def word_columns(words: torch.Tensor, mask: torch.Tensor | None, causal: bool, q
 
 def flash_cpu_with_word_mass(query, key, value, words, mask, causal: bool, scale: float, columns: WordColumns | None = None):
     """`sdpa_with_word_mass` for CPU without dropout: same outputs, at the cost of a plain flash call."""
-    columns = columns or word_columns(words, mask, causal, query.shape, query.dtype)
-    return _FlashWordMassCPU.apply(query, key, value, columns, causal, scale)
+    out, word_mass, _ = flash_cpu_stepwise(query, key, value, columns or word_columns(words, mask, causal, query.shape, query.dtype),
+                                           causal, scale)
+    return out, word_mass
+
+
+def flash_cpu_stepwise(query, key, value, columns: WordColumns, causal: bool, scale: float, groups: int = 1,
+                       pooling: RouterPooling | None = None):
+    """(out, word_mass, router sums or None) for keys and values with `groups` query heads each (see
+    `_FlashWordMassCPU`)."""
+    return _FlashWordMassCPU.apply(query, key, value, columns, causal, scale, groups, pooling)

@@ -24,7 +24,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from mold.stepwise_cpu import WordColumns, flash_cpu_with_word_mass, word_columns
+from mold.molsaki import layer_rms_sums
+from mold.stepwise_cpu import RouterPooling, WordColumns, flash_cpu_stepwise, word_columns
 
 IMPLEMENTATION = "mold_stepwise"
 HEAD_DIM_MULTIPLE = 8  # CUDA's fused kernels want head sizes in multiples of 8
@@ -34,7 +35,8 @@ class _Collector(threading.local):
     steps: torch.Tensor | None = None
     words: torch.Tensor | None = None
     maps: list[torch.Tensor] | None = None
-    values: list[torch.Tensor] | None = None  # when asked for: each layer's value vectors (B, T, KV·D)
+    pooling: RouterPooling | None = None  # when asked for: the router's input
+    values: list[torch.Tensor] | None = None  # with pooling, off the CPU path: each layer's values (B, T, KV·D)
     columns: WordColumns | None = None  # CPU path: `word_columns(...)`, shared by all layers of one forward
 
 
@@ -67,23 +69,26 @@ def sdpa_with_word_mass(query, key, value, words, mask, causal: bool, scale: flo
 
 def stepwise_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
     """Attention-interface entry: SDPA output (B, T, H, D); records A_l (B, N1, N2) when collecting."""
-    if _collector.values is not None:  # the router's input, before the KV groups are repeated
-        _collector.values.append(value.transpose(1, 2).flatten(2))
     groups = getattr(module, "num_key_value_groups", 1)
-    key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
     causal = query.shape[2] > 1 and attention_mask is None and (is_causal if is_causal is not None else getattr(module, "is_causal", True))
     mask = attention_mask[:, :, :, : key.shape[-2]] if attention_mask is not None else None
     dropout = dropout if module.training else 0.0
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     if _collector.maps is None:
+        key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
         out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale, is_causal=causal)
         return out.transpose(1, 2).contiguous(), None
     if query.device.type == "cpu" and dropout == 0.0:
         if _collector.columns is None:
             _collector.columns = word_columns(_collector.words, mask, causal, query.shape, query.dtype)
-        out, word_mass = flash_cpu_with_word_mass(query, key, value, _collector.words, mask, causal, scale, _collector.columns)
+        out, word_mass, sums = flash_cpu_stepwise(query, key, value, _collector.columns, causal, scale, groups, _collector.pooling)
+        if sums is not None:
+            _collector.pooling.sums.append(sums)
     else:
-        out, word_mass = sdpa_with_word_mass(query, key, value, _collector.words, mask, causal, scale, dropout)
+        if _collector.pooling is not None:  # the router's input, before the KV groups are repeated
+            _collector.values.append(value.transpose(1, 2).flatten(2))
+        out, word_mass = sdpa_with_word_mass(query, _repeat_kv(key, groups), _repeat_kv(value, groups), _collector.words,
+                                             mask, causal, scale, dropout)
     acc = torch.promote_types(word_mass.dtype, torch.float32)
     # §3.2: A_l = S · mean_h(P_h Wᵀ): (B, N1, T) @ (B, T, N2)
     _collector.maps.append(_collector.steps.to(acc) @ word_mass.to(acc))
@@ -101,12 +106,16 @@ def register() -> str:
 
 
 @contextmanager
-def collect_stepwise(steps: torch.Tensor, words: torch.Tensor, values: list | None = None) -> Iterator[list[torch.Tensor]]:
-    """Inside the block, each `mold_stepwise` layer appends its A_l (B, N1, N2) to the yielded list,
-    and its value vectors (B, T, KV·D) to `values` if given (the very tensors attention reads, so
+def collect_stepwise(steps: torch.Tensor, words: torch.Tensor, pooling: RouterPooling | None = None) -> Iterator[list[torch.Tensor]]:
+    """Inside the block, each `mold_stepwise` layer appends its A_l (B, N1, N2) to the yielded list; with
+    `pooling`, its router input goes to `pooling.sums` (pooled from the very values attention reads, so
     that their gradients meet there)."""
-    _collector.steps, _collector.words, _collector.maps, _collector.values = steps, words, [], values
+    _collector.steps, _collector.words, _collector.maps, _collector.pooling = steps, words, [], pooling
+    _collector.values = [] if pooling is not None else None
     try:
         yield _collector.maps
+        if _collector.values:  # off the CPU path: pool the collected values now
+            pooling.sums.extend(layer_rms_sums(_collector.values, pooling.keep, pooling.eps).unbind(1))
     finally:
-        _collector.steps = _collector.words = _collector.maps = _collector.columns = _collector.values = None
+        _collector.steps = _collector.words = _collector.maps = _collector.columns = None
+        _collector.pooling = _collector.values = None

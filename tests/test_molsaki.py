@@ -293,8 +293,8 @@ def test_router_pooling_backward_gradient_check_float64():
     xs = [torch.randn(2, 5, 4, dtype=torch.float64, generator=gen, requires_grad=True) for _ in range(2)]
     weight = (1 + torch.rand(4, dtype=torch.float64, generator=gen)).requires_grad_()
     keep = torch.tensor([[True] * 5, [True, True, True, False, False]])
-    assert torch.autograd.gradcheck(lambda w, *xs: _RMSNormSums.apply(keep, w, 1e-6, *xs), (weight, *xs))
-    _RMSNormSums.apply(keep, weight, 1e-6, *xs).sum().backward()
+    assert torch.autograd.gradcheck(lambda w, *xs: _RMSNormSums.apply(keep, 1e-6, *xs) * w, (weight, *xs))
+    (_RMSNormSums.apply(keep, 1e-6, *xs) * weight).sum().backward()
     for x in xs:
         assert_close(x.grad[1, 3:], torch.zeros(2, 4, dtype=torch.float64))
 

@@ -8,6 +8,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausa
 
 from mold import stepwise_cpu, stepwise_kernel
 from mold.distill.student_attention import attention_implementation, stepwise_maps
+from mold.stepwise_cpu import RouterPooling
 
 B, T = 3, 23
 
@@ -34,19 +35,20 @@ def _groups():
 def _run(model, implementation, ids, mask, steps, words, weights):
     model.set_attn_implementation(implementation)
     model.zero_grad()
-    values: list[torch.Tensor] = []
-    with stepwise_maps(model, steps, words, values) as maps:
+    pooling = RouterPooling(mask.bool(), 1e-6)
+    with stepwise_maps(model, steps, words, pooling) as maps:
         logits = model(input_ids=ids, attention_mask=mask).logits
     A = torch.stack(maps, dim=1)  # (B, L, N1, N2)
-    V = torch.stack(values, dim=1)  # (B, L, T, d_v): the router's input
-    ((A * weights).sum() + 1e-3 * logits.square().mean() + 1e-2 * V.sin().sum()).backward()
+    S = torch.stack(pooling.sums, dim=1)  # (B, L, d_v): the router's input, Σ_i x_i / rms(x_i) of the values
+    ((A * weights).sum() + 1e-3 * logits.square().mean() + 1e-2 * S.sin().sum()).backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    return A.detach(), V.detach(), logits.detach(), grads
+    return A.detach(), S.detach(), logits.detach(), grads
 
 
 @pytest.mark.parametrize("name_model", list(_models()), ids=lambda nm: nm[0])
 def test_efficient_equals_eager(name_model):
-    """A_l, the value vectors and every parameter gradient (through both) agree with eager attention."""
+    """A_l, the router's input (pooled values) and every parameter gradient (through both) agree with eager
+    attention (GQA: the router pools the KV heads, before they are repeated)."""
     _, model = name_model
     model.eval()
     gen = torch.Generator().manual_seed(1)
@@ -56,10 +58,10 @@ def test_efficient_equals_eager(name_model):
     steps, words = _groups()
     steps[1, 2, 18:] = 0
     weights = torch.randn(B, model.config.num_hidden_layers, 3, 4, generator=gen)
-    A_ref, V_ref, logits_ref, grads_ref = _run(model, "eager", ids, mask, steps, words, weights)
-    A, V, logits, grads = _run(model, attention_implementation("efficient"), ids, mask, steps, words, weights)
+    A_ref, S_ref, logits_ref, grads_ref = _run(model, "eager", ids, mask, steps, words, weights)
+    A, S, logits, grads = _run(model, attention_implementation("efficient"), ids, mask, steps, words, weights)
     torch.testing.assert_close(A, A_ref, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(V, V_ref, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(S, S_ref, rtol=1e-5, atol=1e-5)
     valid = mask.bool()
     torch.testing.assert_close(logits[valid], logits_ref[valid], rtol=1e-5, atol=1e-5)
     assert grads.keys() == grads_ref.keys()
@@ -146,3 +148,56 @@ def test_cpu_flash_path_equals_value_column_path():
     got = stepwise_cpu.flash_cpu_with_word_mass(q, k, v, words, keep, False, 0.5)
     for a, b in zip(got, expected):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("outputs", ["all", "sums_only", "mass_and_sums"])
+def test_cpu_path_with_router_pooling_gradient_check_float64(groups, outputs):
+    """Grouped KV heads (repeated inside, gradients summed back) and the router's pooled values, whose
+    gradient the backward adds into dV: numerical gradients, and the sums equal `rms_sums` of the values."""
+    from mold.molsaki import rms_sums
+
+    q, _, _, words, keep = _small_inputs()
+    q = torch.cat([q, q.detach().flip(1)], dim=1).detach().requires_grad_()  # 4 query heads
+    gen = torch.Generator().manual_seed(5)
+    k, v = (torch.randn(2, 4 // groups, 6, 3, dtype=torch.float64, generator=gen, requires_grad=True) for _ in range(2))
+    tokens = torch.tensor([[True] * 6, [True] * 5 + [False]])
+    columns = stepwise_cpu.word_columns(words, keep, False, q.shape, torch.float64)
+
+    def fn(q, k, v):
+        out, mass, sums = stepwise_cpu.flash_cpu_stepwise(q, k, v, columns, False, 0.5, groups,
+                                                          stepwise_cpu.RouterPooling(tokens, 1e-6))
+        return {"all": (out, mass, sums), "sums_only": sums, "mass_and_sums": (mass, sums)}[outputs]
+
+    assert torch.autograd.gradcheck(fn, (q, k, v), eps=1e-6, atol=1e-5)
+    sums = fn(q, k, v)[-1] if outputs != "sums_only" else fn(q, k, v)
+    torch.testing.assert_close(sums, rms_sums(v.transpose(1, 2).flatten(2), tokens, 1e-6)[0], rtol=1e-12, atol=1e-12)
+
+
+def test_backward_leaves_the_saved_output_as_it_was():
+    """out' is written into out for the flash call and put back: a second backward (retain_graph) gives the
+    same gradients, and out is bit for bit what the forward returned."""
+    q, k, v, words, keep = (t.detach().float() if t.is_floating_point() else t for t in _small_inputs())
+    q, k, v = (t.requires_grad_() for t in (q, k, v))
+    out, mass = stepwise_cpu.flash_cpu_with_word_mass(q, k, v, words, keep, False, 0.5)
+    before = out.detach().clone()
+    loss = mass.square().sum() + out[:, :, 3:].sum()  # rows 0-2 have dO = 0: lifted
+    first = torch.autograd.grad(loss, (q, k, v), retain_graph=True)
+    assert torch.equal(out.detach(), before)
+    for a, b in zip(torch.autograd.grad(loss, (q, k, v)), first):
+        assert torch.equal(a, b)
+
+
+def test_large_values_do_not_disturb_lifted_rows():
+    """The lift needs no bound on v: with values of size 1e4 and dO = 0 on some rows, gradients still equal
+    the value-column path's (float32)."""
+    q, k, v, words, keep = (t.detach().float() if t.is_floating_point() else t for t in _small_inputs())
+    v = (v * 1e4).requires_grad_()
+    q, k = q.requires_grad_(), k.requires_grad_()
+    grad_out = torch.randn(q.shape, generator=torch.Generator().manual_seed(3))
+    grad_out[:, :, :3] = 0
+    grad_mass = torch.randn(2, 6, 2, generator=torch.Generator().manual_seed(4))
+    want = torch.autograd.grad(stepwise_kernel.sdpa_with_word_mass(q, k, v, words, keep, False, 0.5), (q, k, v), (grad_out, grad_mass))
+    got = torch.autograd.grad(stepwise_cpu.flash_cpu_with_word_mass(q, k, v, words, keep, False, 0.5), (q, k, v), (grad_out, grad_mass))
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item())

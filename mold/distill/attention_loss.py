@@ -9,6 +9,7 @@ from mold.distill.batching import forward_logits
 from mold.distill.methods import Method, resolve_layer
 from mold.distill.student_attention import stepwise_maps
 from mold.molsaki import StudentMoL, attention_loss, mix_layers
+from mold.stepwise_cpu import RouterPooling
 
 
 def build_router(student, spec: LossSpec) -> StudentMoL:
@@ -26,15 +27,15 @@ def explain_with_attention(student, batch, method: Method, router: StudentMoL | 
     if att is None:  # no example of this batch has critical words: plain pass, L_att = 0
         logits = forward_logits(student, explain)
         return logits, logits.sum() * 0.0, {}
-    values: list[torch.Tensor] = []
-    with stepwise_maps(student, att["steps"], att["words"], values) as maps:
+    pooling = RouterPooling(explain.attention_mask.bool(), router.norm.eps) if method.kind != "sl" else None
+    with stepwise_maps(student, att["steps"], att["words"], pooling) as maps:
         logits = forward_logits(student, explain)
     A_layers = torch.stack(maps, dim=1)  # (B, L2, N1, N2)
     metrics: dict[str, float] = {}
     if method.kind == "sl":
         A_s = A_layers[:, resolve_layer(method.student_layer, A_layers.shape[1])]
     else:
-        p_s = router(values, explain.attention_mask)  # L2 x (B, T, d) -> (B, L2)
+        p_s = router.weights_from_sums(torch.stack(pooling.sums, dim=1))  # (B, L2, d) -> (B, L2)
         A_s = mix_layers(A_layers, p_s)
         kept, weights = att["has"], p_s.detach()  # metrics only: no graph
         mean_p_s = weights[kept].mean(0) if kept.any() else weights.mean(0)

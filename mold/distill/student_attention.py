@@ -1,9 +1,9 @@
 """The student's side of L_att: value vectors and attention maps from the explain pass itself.
 
-Value vectors (router input, SPEC §5): with the efficient attention path, the value tensors the
-attention function itself receives; with eager attention, forward hooks on each layer's value
-projection (`v_proj` for Llama/Qwen2, the value third of GPT-2's fused `c_attn`). Attention maps
-come from the same forward, so no extra pass is run.
+Router input (SPEC §5: Σ_i x_i / rms(x_i) over each layer's value vectors x_i, `rms_sums`): with the
+efficient attention path, pooled from the value tensors the attention function itself receives; with
+eager attention, from forward hooks on each layer's value projection (`v_proj` for Llama/Qwen2, the
+value third of GPT-2's fused `c_attn`). Attention maps come from the same forward, so no extra pass is run.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from contextlib import contextmanager, nullcontext
 
 import torch
 from torch import nn
+
+from mold.molsaki import layer_rms_sums
+from mold.stepwise_cpu import RouterPooling
 
 
 def value_modules(model: nn.Module) -> list[tuple[nn.Module, str]]:
@@ -103,15 +106,18 @@ def attention_implementation(kind: str) -> str:
 
 @contextmanager
 def stepwise_maps(model: nn.Module, steps: torch.Tensor, words: torch.Tensor,
-                  values: list | None = None) -> Iterator[list[torch.Tensor]]:
+                  pooling: RouterPooling | None = None) -> Iterator[list[torch.Tensor]]:
     """Collect A_l (B, N1, N2) per layer from the next forward, by whichever path the model was loaded
-    with; if `values` is a list, each layer's value vectors (B, T, d_v), the router's input, go into it."""
+    with; with `pooling`, each layer's router input (`rms_sums` of its value vectors) goes to `pooling.sums`."""
     from mold.stepwise_kernel import IMPLEMENTATION, collect_stepwise
 
     if model.config._attn_implementation == IMPLEMENTATION:
-        with collect_stepwise(steps, words, values) as maps:
+        with collect_stepwise(steps, words, pooling) as maps:
             yield maps
-    else:
-        with capture_values(model, values) if values is not None else nullcontext(), \
-                capture_stepwise(model, steps, words) as maps:
-            yield maps
+        return
+    values: list[torch.Tensor] = []
+    with capture_values(model, values) if pooling is not None else nullcontext(), \
+            capture_stepwise(model, steps, words) as maps:
+        yield maps
+    if pooling is not None:
+        pooling.sums.extend(layer_rms_sums(values, pooling.keep, pooling.eps).unbind(1))
