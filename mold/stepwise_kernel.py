@@ -67,6 +67,11 @@ def sdpa_with_word_mass(query, key, value, words, mask, causal: bool, scale: flo
     return out[..., :head_dim], out[..., head_dim : head_dim + words.shape[1]].mean(dim=1)
 
 
+def _cpu_path(query: torch.Tensor, dropout: float) -> bool:
+    """Whether `mold.stepwise_cpu` serves this call (CPU without dropout); otherwise the value columns do."""
+    return query.device.type == "cpu" and dropout == 0.0
+
+
 def stepwise_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
     """Attention-interface entry: SDPA output (B, T, H, D); records A_l (B, N1, N2) when collecting."""
     groups = getattr(module, "num_key_value_groups", 1)
@@ -78,7 +83,7 @@ def stepwise_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0
         key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
         out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale, is_causal=causal)
         return out.transpose(1, 2).contiguous(), None
-    if query.device.type == "cpu" and dropout == 0.0:
+    if _cpu_path(query, dropout):
         if _collector.columns is None:
             _collector.columns = word_columns(_collector.words, mask, causal, query.shape, query.dtype)
         out, word_mass, sums = flash_cpu_stepwise(query, key, value, _collector.columns, causal, scale, groups, _collector.pooling)

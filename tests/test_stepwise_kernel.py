@@ -45,10 +45,14 @@ def _run(model, implementation, ids, mask, steps, words, weights):
     return A.detach(), S.detach(), logits.detach(), grads
 
 
+@pytest.mark.parametrize("path", ["cpu", "value_columns"])
 @pytest.mark.parametrize("name_model", list(_models()), ids=lambda nm: nm[0])
-def test_efficient_equals_eager(name_model):
+def test_efficient_equals_eager(name_model, path, monkeypatch):
     """A_l, the router's input (pooled values) and every parameter gradient (through both) agree with eager
-    attention (GQA: the router pools the KV heads, before they are repeated)."""
+    attention (GQA: the router pools the KV heads, before they are repeated), on the CPU path and on the
+    value-column path that GPUs take (forced here on CPU)."""
+    if path == "value_columns":
+        monkeypatch.setattr(stepwise_kernel, "_cpu_path", lambda query, dropout: False)
     _, model = name_model
     model.eval()
     gen = torch.Generator().manual_seed(1)
