@@ -2,8 +2,9 @@
 
 The flash kernel runs at the model's own head size and returns each query row's log-normaliser
 lse_i; the attention probabilities on the M critical-word tokens are then
-P_ij = exp(s q_i·k_j + m_ij - lse_i) (m: the additive mask), a small (T × M) product, and
-mean_h(P_h Wᵀ) follows. The backward is written by hand (below).
+P_ji = exp(s k_j·q_i + m_ij - lse_i) (m: the additive mask), a small (M × T) product per head, and
+mean_h(W P_h) follows. The backward is written by hand (below). With a `RouterPooling` request the
+same call pools the router's input (`mold.molsaki.rms_sums`) from the values it already holds.
 """
 
 from __future__ import annotations
@@ -230,8 +231,9 @@ def word_columns(words: torch.Tensor, mask: torch.Tensor | None, causal: bool, q
             allowed, bias = allowed & (on_columns > float("-inf")), on_columns.to(dtype).contiguous()
     if causal:
         allowed = allowed & (index[:, None, :, None] <= torch.arange(length, device=index.device))
+    allowed_any = allowed[:, 0] if allowed.shape[1] == 1 else allowed.any(dim=1)
     return WordColumns(index[:, None, :, None].expand(-1, heads, -1, head_dim), member.to(dtype) / heads, bias,
-                       allowed.to(dtype).contiguous(), allowed.any(dim=1).to(dtype).contiguous(), _additive(mask, dtype))
+                       allowed.to(dtype).contiguous(), allowed_any.to(dtype).contiguous(), _additive(mask, dtype))
 
 
 def flash_cpu_with_word_mass(query, key, value, words, mask, causal: bool, scale: float, columns: WordColumns | None = None):

@@ -12,7 +12,8 @@ Two implementations of `mean_h(P_h Wᵀ)`:
   attention block by block) serves L_att. Queries and keys are zero-padded to the extended head
   size (q·k unchanged) so that the fused kernels apply;
 - `mold.stepwise_cpu` on CPU: the flash kernel at the model's own head size plus the word columns
-  of P from its log-normalisers, with a hand-written backward.
+  of P from its log-normalisers, with a hand-written backward; it also pools the router's input from
+  the values while they are in cache.
 Both equal the eager reference within 1e-5 in fp32 (tests/test_stepwise_kernel.py).
 """
 from __future__ import annotations
@@ -68,8 +69,9 @@ def sdpa_with_word_mass(query, key, value, words, mask, causal: bool, scale: flo
 
 
 def _cpu_path(query: torch.Tensor, dropout: float) -> bool:
-    """Whether `mold.stepwise_cpu` serves this call (CPU without dropout); otherwise the value columns do."""
-    return query.device.type == "cpu" and dropout == 0.0
+    """Whether `mold.stepwise_cpu` serves this call (CPU without dropout, not fp16, whose range its backward's
+    lift does not fit); otherwise the value columns do."""
+    return query.device.type == "cpu" and dropout == 0.0 and query.dtype != torch.float16
 
 
 def stepwise_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
