@@ -83,10 +83,11 @@ def _flash_backward_raised(grad_out, query, key, value, out, lse, extra, causal:
     with torch.autograd._unsafe_preserve_version_counter(out):
         out[..., 0] += shift
         try:
-            return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
+            grads = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
                 grad_out, query, key, value, out, lse, 0.0, causal, attn_mask=additive, scale=scale)
         finally:
             out[..., 0] = first
+    return grads
 
 
 def _lowest_exponent(dtype: torch.dtype) -> float:
