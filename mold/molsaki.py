@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -245,6 +246,10 @@ class StudentMoL(nn.Module):
         layers = values.unbind(1) if isinstance(values, torch.Tensor) else list(values)
         return self.weights_from_sums(layer_rms_sums(layers, mask.bool(), self.norm.eps))
 
+    def pooling(self, mask: torch.Tensor) -> RouterPooling:
+        """The request that collects this router's input over the real tokens `mask` `(B, N)` of a forward."""
+        return RouterPooling(mask.bool(), self.norm.eps)
+
     def weights_from_sums(self, sums: torch.Tensor) -> torch.Tensor:
         """Weights `(B, L)` from each layer's `Σ_i x_li / rms(x_li)` over real tokens `(B, L, d)` (`rms_sums`),
         for callers that pooled the values where they were computed."""
@@ -274,6 +279,16 @@ def rms_sums_radial(x: torch.Tensor, inverse_rms: torch.Tensor, grad: torch.Tens
     x = x.to(inverse_rms.dtype)
     along = (x * grad[:, None, :]).sum(dim=-1)  # x_i . grad, as a product and a sum (a batched matvec bmm is 4x slower on CPU)
     return inverse_rms.pow(3).mul_(along).div_(-x.shape[-1])
+
+
+@dataclass
+class RouterPooling:
+    """A request for the router's input (SPEC §5) from a forward pass: each layer's `rms_sums` of its value
+    vectors `(B, d)`, appended to `sums` in layer order by whichever attention path computes the values."""
+
+    keep: torch.Tensor  # (B, N) bool: real tokens
+    eps: float  # the router's RMSNorm epsilon
+    sums: list[torch.Tensor] = field(default_factory=list)
 
 
 def layer_rms_sums(layers: Sequence[torch.Tensor], keep: torch.Tensor, eps: float) -> torch.Tensor:

@@ -10,12 +10,11 @@ same call pools the router's input (`mold.molsaki.rms_sums`) from the values it 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
 
-from mold.molsaki import rms_sums, rms_sums_radial
+from mold.molsaki import RouterPooling, rms_sums, rms_sums_radial
 
 LOG2_E = 1.0 / math.log(2.0)
 
@@ -95,16 +94,6 @@ def _lowest_exponent(dtype: torch.dtype) -> float:
     where not masked. Products of smaller P with gradients would be subnormal (a slow path on CPU),
     for results that are 0 anyway at the resolution of a word mass (a sum of M probabilities)."""
     return 0.5 * math.log2(torch.finfo(dtype).tiny)
-
-
-@dataclass
-class RouterPooling:
-    """A request to a stepwise collection for the router's input (SPEC §5): each layer's `rms_sums` of its
-    values (B, KV·D), appended to `sums` in layer order. The CPU path pools where it reads the values anyway."""
-
-    keep: torch.Tensor  # (B, T) bool: real tokens
-    eps: float  # the router's RMSNorm epsilon
-    sums: list[torch.Tensor] = field(default_factory=list)
 
 
 class _FlashWordMassCPU(torch.autograd.Function):

@@ -25,8 +25,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from mold.molsaki import layer_rms_sums
-from mold.stepwise_cpu import RouterPooling, WordColumns, flash_cpu_stepwise, word_columns
+from mold.molsaki import RouterPooling, layer_rms_sums
+from mold.stepwise_cpu import WordColumns, flash_cpu_stepwise, word_columns
 
 IMPLEMENTATION = "mold_stepwise"
 HEAD_DIM_MULTIPLE = 8  # CUDA's fused kernels want head sizes in multiples of 8

@@ -420,3 +420,23 @@ def test_end_to_end_single_example():
     loss.backward()
     assert loss.item() > 0
     assert router.proj.weight.grad.abs().sum() > 0
+
+
+def test_rms_sums_hand_computed():
+    """Σ_i x_i / rms(x_i) over real tokens, and the radial factor of its gradient, on numbers worked by hand."""
+    from mold.molsaki import rms_sums, rms_sums_radial
+
+    x = torch.tensor([[[3.0, 4.0], [1.0, 1.0], [5.0, 5.0]]])  # the third token is padding
+    keep = torch.tensor([[True, True, False]])
+    sums, inverse_rms = rms_sums(x, keep, eps=0.0)
+    r1 = 1 / 12.5**0.5  # rms of (3, 4) = sqrt((9 + 16) / 2)
+    assert_close(inverse_rms, torch.tensor([[r1, 1.0, 0.0]]))
+    assert_close(sums, torch.tensor([[3 * r1 + 1, 4 * r1 + 1]]))
+    # upstream gradient g = (1, 0): radial_i = -(r_i^3 / d) (x_i . g)
+    radial = rms_sums_radial(x, inverse_rms, torch.tensor([[1.0, 0.0]]))
+    assert_close(radial, torch.tensor([[-(r1**3) / 2 * 3, -0.5, 0.0]]))
+    # and dx_i = r_i g + radial_i x_i is autograd's gradient of the same sum
+    xg = x.clone().requires_grad_()
+    direct = (xg / xg.square().mean(-1, keepdim=True).sqrt() * keep[..., None]).sum(1)
+    direct[0, 0].backward()
+    assert_close(xg.grad, inverse_rms[..., None] * torch.tensor([1.0, 0.0]) + radial[..., None] * x)

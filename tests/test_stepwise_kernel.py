@@ -8,7 +8,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausa
 
 from mold import stepwise_cpu, stepwise_kernel
 from mold.distill.student_attention import attention_implementation, stepwise_maps
-from mold.stepwise_cpu import RouterPooling
+from mold.molsaki import RouterPooling
 
 B, T = 3, 23
 
@@ -170,7 +170,7 @@ def test_cpu_path_with_router_pooling_gradient_check_float64(groups, outputs):
 
     def fn(q, k, v):
         out, mass, sums = stepwise_cpu.flash_cpu_stepwise(q, k, v, columns, False, 0.5, groups,
-                                                          stepwise_cpu.RouterPooling(tokens, 1e-6))
+                                                          RouterPooling(tokens, 1e-6))
         return {"all": (out, mass, sums), "sums_only": sums, "mass_and_sums": (mass, sums)}[outputs]
 
     assert torch.autograd.gradcheck(fn, (q, k, v), eps=1e-6, atol=1e-5)

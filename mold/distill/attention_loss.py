@@ -9,7 +9,6 @@ from mold.distill.batching import forward_logits
 from mold.distill.methods import Method, resolve_layer
 from mold.distill.student_attention import stepwise_maps
 from mold.molsaki import StudentMoL, attention_loss, mix_layers
-from mold.stepwise_cpu import RouterPooling
 
 
 def build_router(student, spec: LossSpec) -> StudentMoL:
@@ -27,7 +26,7 @@ def explain_with_attention(student, batch, method: Method, router: StudentMoL | 
     if att is None:  # no example of this batch has critical words: plain pass, L_att = 0
         logits = forward_logits(student, explain)
         return logits, logits.sum() * 0.0, {}
-    pooling = RouterPooling(explain.attention_mask.bool(), router.norm.eps) if method.kind != "sl" else None
+    pooling = router.pooling(explain.attention_mask) if method.kind != "sl" else None
     with stepwise_maps(student, att["steps"], att["words"], pooling) as maps:
         logits = forward_logits(student, explain)
     A_layers = torch.stack(maps, dim=1)  # (B, L2, N1, N2)

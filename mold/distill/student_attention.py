@@ -14,8 +14,7 @@ from contextlib import contextmanager, nullcontext
 import torch
 from torch import nn
 
-from mold.molsaki import layer_rms_sums
-from mold.stepwise_cpu import RouterPooling
+from mold.molsaki import RouterPooling, layer_rms_sums
 
 
 def value_modules(model: nn.Module) -> list[tuple[nn.Module, str]]:
