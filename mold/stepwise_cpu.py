@@ -19,6 +19,17 @@ from mold.molsaki import RouterPooling, rms_sums, rms_sums_radial
 LOG2_E = 1.0 / math.log(2.0)
 
 
+def repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """(B, KV, T, D) -> (B, KV·groups, T, D): each KV head repeated for the `groups` query heads it serves."""
+    return x if groups == 1 else x.repeat_interleave(groups, dim=1)
+
+
+def per_token(value: torch.Tensor) -> torch.Tensor:
+    """(B, KV, T, D) -> (B, T, KV·D), each token's values with heads concatenated, the router's input
+    (a view for the usual layouts, where the heads were split off one projection)."""
+    return value.transpose(1, 2).flatten(2)
+
+
 def _word_columns(words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The key positions that belong to some critical word, per example.
 
@@ -121,7 +132,7 @@ class _FlashWordMassCPU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, key, value, columns, causal: bool, scale: float, groups: int, pooling: RouterPooling | None):
         batch, heads, length, head_dim = query.shape
-        key_all, value_all = (key, value) if groups == 1 else (key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1))
+        key_all, value_all = repeat_kv(key, groups), repeat_kv(value, groups)
         out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
             query, key_all, value_all, 0.0, causal, attn_mask=columns.additive, scale=scale)
         width, flat = columns.index.shape[2], batch * heads
@@ -142,7 +153,7 @@ class _FlashWordMassCPU(torch.autograd.Function):
         word_mass = torch.bmm(columns.member, probs.sum(dim=1).mul_(columns.allowed_any)).transpose(1, 2)
         sums = inverse_rms = None
         if pooling is not None:  # §3.3: the router's Σ_i x_i / rms(x_i), x_i = token i's values, heads concatenated
-            sums, inverse_rms = rms_sums(_per_token(value), pooling.keep, pooling.eps)
+            sums, inverse_rms = rms_sums(per_token(value), pooling.keep, pooling.eps)
         ctx.save_for_backward(query, key_all, value_all, value, out, lse, probs, key_words, query_flat, inverse_rms)
         ctx.columns, ctx.causal, ctx.scale, ctx.groups = columns, causal, scale, groups
         return out, word_mass, sums
@@ -175,17 +186,11 @@ class _FlashWordMassCPU(torch.autograd.Function):
         return grad_q, grad_k, grad_v, None, None, None, None, None
 
 
-def _per_token(value: torch.Tensor) -> torch.Tensor:
-    """(B, KV, T, D) -> (B, T, KV·D), each token's values with heads concatenated (a view for the usual
-    layouts, where the heads were split off one projection)."""
-    return value.transpose(1, 2).flatten(2)
-
-
 def _add_pooling_grad(grad_v: torch.Tensor | None, value: torch.Tensor, inverse_rms: torch.Tensor,
                       grad_sums: torch.Tensor) -> torch.Tensor:
     """grad_v + d rms_sums / d value for the upstream `grad_sums` (B, KV·D): dx_i = r_i g + radial_i x_i,
     added in place where grad_v is float32 (two passes, no temporary of its size)."""
-    radial = rms_sums_radial(_per_token(value), inverse_rms, grad_sums)
+    radial = rms_sums_radial(per_token(value), inverse_rms, grad_sums)
     batch, kv_heads, _, head_dim = value.shape
     per_head = (lambda t: t[:, None, :, None])  # (B, T) -> (B, 1, T, 1)
     g = grad_sums.view(batch, kv_heads, 1, head_dim)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from mold.molsaki import RouterPooling, layer_rms_sums
-from mold.stepwise_cpu import WordColumns, flash_cpu_stepwise, word_columns
+from mold.stepwise_cpu import WordColumns, flash_cpu_stepwise, per_token, repeat_kv, word_columns
 
 IMPLEMENTATION = "mold_stepwise"
 HEAD_DIM_MULTIPLE = 8  # CUDA's fused kernels want head sizes in multiples of 8
@@ -42,10 +42,6 @@ class _Collector(threading.local):
 
 
 _collector = _Collector()
-
-
-def _repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
-    return x if groups == 1 else x.repeat_interleave(groups, dim=1)
 
 
 def _pad_last(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -82,7 +78,7 @@ def stepwise_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0
     dropout = dropout if module.training else 0.0
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     if _collector.maps is None:
-        key, value = _repeat_kv(key, groups), _repeat_kv(value, groups)
+        key, value = repeat_kv(key, groups), repeat_kv(value, groups)
         out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale, is_causal=causal)
         return out.transpose(1, 2).contiguous(), None
     if _cpu_path(query, dropout):
@@ -93,8 +89,8 @@ def stepwise_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0
             _collector.pooling.sums.append(sums)
     else:
         if _collector.pooling is not None:  # the router's input, before the KV groups are repeated
-            _collector.values.append(value.transpose(1, 2).flatten(2))
-        out, word_mass = sdpa_with_word_mass(query, _repeat_kv(key, groups), _repeat_kv(value, groups), _collector.words,
+            _collector.values.append(per_token(value))
+        out, word_mass = sdpa_with_word_mass(query, repeat_kv(key, groups), repeat_kv(value, groups), _collector.words,
                                              mask, causal, scale, dropout)
     acc = torch.promote_types(word_mass.dtype, torch.float32)
     # §3.2: A_l = S · mean_h(P_h Wᵀ): (B, N1, T) @ (B, T, N2)
