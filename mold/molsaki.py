@@ -281,6 +281,12 @@ def rms_sums_radial(x: torch.Tensor, inverse_rms: torch.Tensor, grad: torch.Tens
     return inverse_rms.pow(3).mul_(along).div_(-x.shape[-1])
 
 
+def rms_sums_grad(x: torch.Tensor, inverse_rms: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """The gradient `(B, N, d)` of `rms_sums` for the upstream gradient `grad` `(B, d)`: `r_i grad + radial_i x_i`."""
+    radial = rms_sums_radial(x, inverse_rms, grad)
+    return (x.to(radial.dtype) * radial[..., None]).addcmul_(inverse_rms[..., None], grad[:, None, :])
+
+
 @dataclass
 class RouterPooling:
     """A request for the router's input (SPEC §5) from a forward pass: each layer's `rms_sums` of its value
@@ -298,7 +304,7 @@ def layer_rms_sums(layers: Sequence[torch.Tensor], keep: torch.Tensor, eps: floa
 
 class _RMSNormSums(torch.autograd.Function):
     """`rms_sums` of each layer: `(B, L, d)`, with the backward written by hand (autograd's would take
-    ~10 passes over each x_l): `dx_li = r_li g_l - (r_li^3 / d) (x_li . g_l) x_li` (`rms_sums_radial`)."""
+    ~10 passes over each x_l): `dx_li = r_li g_l - (r_li^3 / d) (x_li . g_l) x_li` (`rms_sums_grad`)."""
 
     @staticmethod
     def forward(ctx, keep: torch.Tensor, eps: float, *layers: torch.Tensor) -> torch.Tensor:
@@ -310,10 +316,8 @@ class _RMSNormSums(torch.autograd.Function):
     def backward(ctx, grad_sums: torch.Tensor):
         saved = ctx.saved_tensors
         num_layers = len(saved) // 2
-        grads = []
-        for l, (inverse_rms, x) in enumerate(zip(saved[:num_layers], saved[num_layers:])):
-            radial = rms_sums_radial(x, inverse_rms, grad_sums[:, l])
-            grads.append((x.to(radial.dtype) * radial[..., None]).addcmul_(inverse_rms[..., None], grad_sums[:, l, None, :]).to(x.dtype))
+        grads = [rms_sums_grad(x, inverse_rms, grad_sums[:, l]).to(x.dtype)
+                 for l, (inverse_rms, x) in enumerate(zip(saved[:num_layers], saved[num_layers:]))]
         return None, None, *grads
 
 

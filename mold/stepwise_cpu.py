@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import torch
 
-from mold.molsaki import RouterPooling, rms_sums, rms_sums_radial
+from mold.molsaki import RouterPooling, rms_sums, rms_sums_grad, rms_sums_radial
 
 LOG2_E = 1.0 / math.log(2.0)
 
@@ -188,16 +188,15 @@ class _FlashWordMassCPU(torch.autograd.Function):
 
 def _add_pooling_grad(grad_v: torch.Tensor | None, value: torch.Tensor, inverse_rms: torch.Tensor,
                       grad_sums: torch.Tensor) -> torch.Tensor:
-    """grad_v + d rms_sums / d value for the upstream `grad_sums` (B, KV·D): dx_i = r_i g + radial_i x_i,
-    added in place where grad_v is float32 (two passes, no temporary of its size)."""
-    radial = rms_sums_radial(per_token(value), inverse_rms, grad_sums)
-    batch, kv_heads, _, head_dim = value.shape
-    per_head = (lambda t: t[:, None, :, None])  # (B, T) -> (B, 1, T, 1)
-    g = grad_sums.view(batch, kv_heads, 1, head_dim)
-    if grad_v is None or grad_v.dtype != radial.dtype:
-        pooled = (value.to(radial.dtype) * per_head(radial)).addcmul_(per_head(inverse_rms), g)
+    """grad_v + d rms_sums / d value for the upstream `grad_sums` (B, KV·D), added in place where grad_v is
+    float32 (two passes, no temporary of its size): dx_i = r_i g + radial_i x_i (`rms_sums_grad`)."""
+    batch, kv_heads, length, head_dim = value.shape
+    if grad_v is None or grad_v.dtype != inverse_rms.dtype:
+        pooled = rms_sums_grad(per_token(value), inverse_rms, grad_sums).view(batch, length, kv_heads, head_dim).transpose(1, 2)
         return pooled.to(value.dtype) if grad_v is None else grad_v.add_(pooled.to(grad_v.dtype))
-    return grad_v.addcmul_(value, per_head(radial)).addcmul_(per_head(inverse_rms), g)
+    radial = rms_sums_radial(per_token(value), inverse_rms, grad_sums)
+    per_head = (lambda t: t[:, None, :, None])  # (B, T) -> (B, 1, T, 1)
+    return grad_v.addcmul_(value, per_head(radial)).addcmul_(per_head(inverse_rms), grad_sums.view(batch, kv_heads, 1, head_dim))
 
 
 class WordColumns(NamedTuple):

@@ -424,7 +424,7 @@ def test_end_to_end_single_example():
 
 def test_rms_sums_hand_computed():
     """Σ_i x_i / rms(x_i) over real tokens, and the radial factor of its gradient, on numbers worked by hand."""
-    from mold.molsaki import rms_sums, rms_sums_radial
+    from mold.molsaki import rms_sums, rms_sums_grad, rms_sums_radial
 
     x = torch.tensor([[[3.0, 4.0], [1.0, 1.0], [5.0, 5.0]]])  # the third token is padding
     keep = torch.tensor([[True, True, False]])
@@ -440,3 +440,4 @@ def test_rms_sums_hand_computed():
     direct = (xg / xg.square().mean(-1, keepdim=True).sqrt() * keep[..., None]).sum(1)
     direct[0, 0].backward()
     assert_close(xg.grad, inverse_rms[..., None] * torch.tensor([1.0, 0.0]) + radial[..., None] * x)
+    assert_close(rms_sums_grad(x, inverse_rms, torch.tensor([[1.0, 0.0]])), xg.grad)
