@@ -281,9 +281,11 @@ def rms_sums_radial(x: torch.Tensor, inverse_rms: torch.Tensor, grad: torch.Tens
     return inverse_rms.pow(3).mul_(along).div_(-x.shape[-1])
 
 
-def rms_sums_grad(x: torch.Tensor, inverse_rms: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """The gradient `(B, N, d)` of `rms_sums` for the upstream gradient `grad` `(B, d)`: `r_i grad + radial_i x_i`."""
-    radial = rms_sums_radial(x, inverse_rms, grad)
+def rms_sums_grad(x: torch.Tensor, inverse_rms: torch.Tensor, grad: torch.Tensor,
+                  radial: torch.Tensor | None = None) -> torch.Tensor:
+    """The gradient `(B, N, d)` of `rms_sums` for the upstream gradient `grad` `(B, d)`: `r_i grad + radial_i x_i`
+    (`radial`: `rms_sums_radial`, computed here unless given)."""
+    radial = rms_sums_radial(x, inverse_rms, grad) if radial is None else radial
     return (x.to(radial.dtype) * radial[..., None]).addcmul_(inverse_rms[..., None], grad[:, None, :])
 
 

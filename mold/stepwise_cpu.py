@@ -3,7 +3,7 @@
 The flash kernel runs at the model's own head size and returns each query row's log-normaliser
 lse_i; the attention probabilities on the M critical-word tokens are then
 P_ji = exp(s k_j·q_i + m_ij - lse_i) (m: the additive mask), a small (M × T) product per head, and
-mean_h(W P_h) follows. The backward is written by hand (below). With a `RouterPooling` request the
+mean_h(W P_h) (or, with step memberships, A_l itself) follows. The backward is written by hand (below). With a `RouterPooling` request the
 same call pools the router's input (`mold.molsaki.rms_sums`) from the values it already holds.
 """
 
@@ -124,14 +124,23 @@ class _FlashWordMassCPU(torch.autograd.Function):
     contiguous in its output or its reduction (measured 15-40% faster than (T, M) products at head size
     16), and (B, H) are folded into one batch dimension for them.
 
+    Where the columns carry the step memberships S, the second output is A_l = S · word_mass (B, N1, N2)
+    itself (§3.2), and G = Sᵀ dA_l is never formed: g comes from (dA_l W/H)ᵀ S.
+
     Keys and values come as the module has them, `groups` query heads per KV head (repeated here, their
     gradients summed back). With `pooling`, the third output is the router's `rms_sums` of this layer's
     values (B, KV·D), taken while the values are in cache; its gradient is added into dV in place.
+    The order of the steps follows the cache (measured in one process, ≈ 1% of a mini step each): the
+    values are pooled before the flash call and their radial factor read before the flash backward, which
+    read them next; the word columns' dQ and dK products run while P ∘ g is fresh.
     """
 
     @staticmethod
     def forward(ctx, query, key, value, columns, causal: bool, scale: float, groups: int, pooling: RouterPooling | None):
         batch, heads, length, head_dim = query.shape
+        sums = inverse_rms = None
+        if pooling is not None:  # §3.3: the router's Σ_i x_i / rms(x_i), x_i = token i's values, heads concatenated
+            sums, inverse_rms = rms_sums(per_token(value), pooling.keep, pooling.eps)  # while the values are in cache
         key_all, value_all = repeat_kv(key, groups), repeat_kv(value, groups)
         out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
             query, key_all, value_all, 0.0, causal, attn_mask=columns.additive, scale=scale)
@@ -149,14 +158,15 @@ class _FlashWordMassCPU(torch.autograd.Function):
         probs = exponent.clamp_(_lowest_exponent(exponent.dtype), 0.0).exp2_()  # P_ji = exp(s k_j·q_i + m_ij - lse_i)
         if columns.allowed.shape[1] > 1:  # a per-head mask; otherwise the mask is applied after the head sum
             probs.mul_(columns.allowed)
-        # mean_h W P_h: (B, N2, M)(B, M, T) -> (B, N2, T), with 1/H in `member`; returned as (B, T, N2)
-        word_mass = torch.bmm(columns.member, probs.sum(dim=1).mul_(columns.allowed_any)).transpose(1, 2)
-        sums = inverse_rms = None
-        if pooling is not None:  # §3.3: the router's Σ_i x_i / rms(x_i), x_i = token i's values, heads concatenated
-            sums, inverse_rms = rms_sums(per_token(value), pooling.keep, pooling.eps)
+        head_sum = probs.sum(dim=1).mul_(columns.allowed_any)  # H mean_h P_h on the word columns (B, M, T)
+        if columns.steps is None:  # mean_h W P_h: (B, N2, M)(B, M, T) -> (B, N2, T), with 1/H in `member`; as (B, T, N2)
+            mass = torch.bmm(columns.member, head_sum).transpose(1, 2)
+        else:  # §3.2: A_l = S mean_h(P_h Wᵀ) = (S (H mean_h P_h)ᵀ)(W/H)ᵀ: (B, N1, T)(B, T, M) -> (B, N1, M), then (B, M, N2)
+            steps, member = columns.steps, columns.member.to(columns.steps.dtype)
+            mass = torch.bmm(torch.bmm(steps, head_sum.to(steps.dtype).transpose(1, 2)), member.transpose(1, 2))
         ctx.save_for_backward(query, key_all, value_all, value, out, lse, probs, key_words, query_flat, inverse_rms)
         ctx.columns, ctx.causal, ctx.scale, ctx.groups = columns, causal, scale, groups
-        return out, word_mass, sums
+        return out, mass, sums
 
     @staticmethod
     def backward(ctx, grad_out, grad_mass, grad_sums):
@@ -166,35 +176,43 @@ class _FlashWordMassCPU(torch.autograd.Function):
         width, flat = columns.index.shape[2], batch * heads
         out_used = grad_out is not None
         grad_out = grad_out if out_used else torch.zeros_like(out)
+        # the router pooling's per-token factor now: the flash backward then finds the values in cache
+        radial = rms_sums_radial(per_token(value), inverse_rms, grad_sums) if grad_sums is not None else None
+        # g (with 1/H) on the word columns (B, M, T), zero where masked (which zeroes P ∘ g there)
         if grad_mass is None:
-            grad_mass = out.new_zeros(batch, length, columns.member.shape[1])
-        # g (with 1/H): (B, M, N2)(B, N2, T) -> (B, M, T), zero where masked (which zeroes P ∘ g there)
-        per_word = torch.bmm(columns.member.transpose(1, 2), grad_mass.transpose(1, 2)).mul_(columns.allowed_any)
+            per_word = out.new_zeros(batch, width, length)
+        elif columns.steps is None:  # (B, M, N2)(B, N2, T)
+            per_word = torch.bmm(columns.member.transpose(1, 2), grad_mass.transpose(1, 2)).mul_(columns.allowed_any)
+        else:  # from dA_l: ((dA_l (W/H)) (B, N1, M))ᵀ S: (B, M, N1)(B, N1, T)
+            steps = columns.steps
+            per_step = torch.bmm(grad_mass.to(steps.dtype), columns.member.to(steps.dtype))
+            per_word = torch.bmm(per_step.transpose(1, 2), steps).to(probs.dtype).mul_(columns.allowed_any)
         d_scores = (probs * per_word[:, None]).view(flat, width, length)  # P ∘ g on the word columns (B·H, M, T)
         extra = d_scores.sum(dim=1).view(batch, heads, length)  # E_i = Σ_j (P ∘ g)_ji
+        # the word columns' shares of dQ and dK, while P ∘ g is in cache: (B·H, T, M)(B·H, M, D), (B·H, M, T)(B·H, T, D)
+        word_grad_q = torch.bmm(d_scores.transpose(1, 2), key_words).view(batch, heads, length, head_dim)
+        grad_key_words = torch.bmm(d_scores, query_flat).mul_(scale)
+        del d_scores
         grad_q, grad_k, grad_v = _flash_backward_raised(grad_out, query, key_all, value_all, out, lse, extra, ctx.causal,
                                                         columns.additive, scale)  # D + E
-        # the word columns' shares of dQ and dK: (B·H, T, M)(B·H, M, D) and (B·H, M, T)(B·H, T, D)
-        grad_q.add_(torch.bmm(d_scores.transpose(1, 2), key_words).view(batch, heads, length, head_dim), alpha=scale)
-        grad_key_words = torch.bmm(d_scores, query_flat).mul_(scale)
+        per_kv_head = (lambda g: g.view(batch, heads // groups, groups, length, head_dim).sum(2)) if groups > 1 else None
+        grad_v = (per_kv_head(grad_v) if per_kv_head else grad_v) if out_used else None  # repeated heads summed back
+        if grad_sums is not None:  # while dV is in cache
+            grad_v = _add_pooling_grad(grad_v, value, inverse_rms, grad_sums, radial)
+        grad_q.add_(word_grad_q, alpha=scale)
         grad_k.scatter_add_(2, columns.index, grad_key_words.view(batch, heads, width, head_dim))
-        if groups > 1:  # the repeated heads' gradients, summed back onto their KV head
-            grad_k, grad_v = (g.view(batch, heads // groups, groups, length, head_dim).sum(2) for g in (grad_k, grad_v))
-        grad_v = grad_v if out_used else None
-        if grad_sums is not None:
-            grad_v = _add_pooling_grad(grad_v, value, inverse_rms, grad_sums)
-        return grad_q, grad_k, grad_v, None, None, None, None, None
+        return grad_q, per_kv_head(grad_k) if per_kv_head else grad_k, grad_v, None, None, None, None, None
 
 
 def _add_pooling_grad(grad_v: torch.Tensor | None, value: torch.Tensor, inverse_rms: torch.Tensor,
-                      grad_sums: torch.Tensor) -> torch.Tensor:
-    """grad_v + d rms_sums / d value for the upstream `grad_sums` (B, KV·D), added in place where grad_v is
-    float32 (two passes, no temporary of its size): dx_i = r_i g + radial_i x_i (`rms_sums_grad`)."""
+                      grad_sums: torch.Tensor, radial: torch.Tensor) -> torch.Tensor:
+    """grad_v + d rms_sums / d value for the upstream `grad_sums` (B, KV·D), given `radial` = `rms_sums_radial`,
+    added in place where grad_v is float32 (two passes, no temporary of its size): dx_i = r_i g + radial_i x_i
+    (`rms_sums_grad`)."""
     batch, kv_heads, length, head_dim = value.shape
     if grad_v is None or grad_v.dtype != inverse_rms.dtype:
-        pooled = rms_sums_grad(per_token(value), inverse_rms, grad_sums).view(batch, length, kv_heads, head_dim).transpose(1, 2)
+        pooled = rms_sums_grad(per_token(value), inverse_rms, grad_sums, radial).view(batch, length, kv_heads, head_dim).transpose(1, 2)
         return pooled.to(value.dtype) if grad_v is None else grad_v.add_(pooled.to(grad_v.dtype))
-    radial = rms_sums_radial(per_token(value), inverse_rms, grad_sums)
     per_head = (lambda t: t[:, None, :, None])  # (B, T) -> (B, 1, T, 1)
     return grad_v.addcmul_(value, per_head(radial)).addcmul_(per_head(inverse_rms), grad_sums.view(batch, kv_heads, 1, head_dim))
 
@@ -208,12 +226,14 @@ class WordColumns(NamedTuple):
     allowed: torch.Tensor  # (B, 1|H, M, T|1) 0/1: where attention may look
     allowed_any: torch.Tensor  # (B, M, T|1) the same for any head
     additive: torch.Tensor | None  # the full mask, additive, for the flash kernel
+    steps: torch.Tensor | None = None  # (B, N1, T) step memberships: the call then returns A_l (B, N1, N2) itself
 
 
 def word_columns(words: torch.Tensor, mask: torch.Tensor | None, causal: bool, query_shape: torch.Size,
-                 dtype: torch.dtype) -> WordColumns:
+                 dtype: torch.dtype, steps: torch.Tensor | None = None) -> WordColumns:
     """`WordColumns` of `words` (B, N2, T) under `mask` (bool or additive, or None) and `causal`, for
-    queries of shape (B, H, T, D)."""
+    queries of shape (B, H, T, D); with `steps` (B, N1, T), the CPU call returns A_l (B, N1, N2) computed in
+    float32 at least (instead of the word mass (B, T, N2))."""
     _, heads, length, head_dim = query_shape
     index, valid, member = _word_columns(words)
     allowed, bias = valid[:, None, :, None], None  # (B, 1, M, 1)
@@ -223,11 +243,16 @@ def word_columns(words: torch.Tensor, mask: torch.Tensor | None, causal: bool, q
             allowed = allowed & on_columns
         else:
             allowed, bias = allowed & (on_columns > float("-inf")), on_columns.to(dtype).contiguous()
-    if causal:
-        allowed = allowed & (index[:, None, :, None] <= torch.arange(length, device=index.device))
-    allowed_any = allowed[:, 0] if allowed.shape[1] == 1 else allowed.any(dim=1)
+    if causal:  # query i sees column j from i = index_j on; a padding column (limit T) nowhere
+        limit = torch.where(valid, index, length)[:, None, :, None]
+        reach = torch.arange(length, device=index.device) >= limit  # (B, 1, M, T)
+        allowed = reach if mask is None else allowed & reach
+    allowed_as = allowed.to(dtype).contiguous()
+    allowed_any = allowed_as[:, 0] if allowed.shape[1] == 1 else allowed.any(dim=1).to(dtype)
+    if steps is not None:
+        steps = steps.to(torch.promote_types(dtype, torch.float32))
     return WordColumns(index[:, None, :, None].expand(-1, heads, -1, head_dim), member.to(dtype) / heads, bias,
-                       allowed.to(dtype).contiguous(), allowed_any.to(dtype).contiguous(), _additive(mask, dtype))
+                       allowed_as, allowed_any, _additive(mask, dtype), steps)
 
 
 def flash_cpu_with_word_mass(query, key, value, words, mask, causal: bool, scale: float, columns: WordColumns | None = None):
@@ -239,6 +264,6 @@ def flash_cpu_with_word_mass(query, key, value, words, mask, causal: bool, scale
 
 def flash_cpu_stepwise(query, key, value, columns: WordColumns, causal: bool, scale: float, groups: int = 1,
                        pooling: RouterPooling | None = None):
-    """(out, word_mass, router sums or None) for keys and values with `groups` query heads each (see
-    `_FlashWordMassCPU`)."""
+    """(out, word mass (B, T, N2) or A_l (B, N1, N2) where `columns` carry steps, router sums or None) for keys
+    and values with `groups` query heads each (see `_FlashWordMassCPU`)."""
     return _FlashWordMassCPU.apply(query, key, value, columns, causal, scale, groups, pooling)

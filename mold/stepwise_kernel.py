@@ -83,15 +83,16 @@ def stepwise_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0
         return out.transpose(1, 2).contiguous(), None
     if _cpu_path(query, dropout):
         if _collector.columns is None:
-            _collector.columns = word_columns(_collector.words, mask, causal, query.shape, query.dtype)
-        out, word_mass, sums = flash_cpu_stepwise(query, key, value, _collector.columns, causal, scale, groups, _collector.pooling)
+            _collector.columns = word_columns(_collector.words, mask, causal, query.shape, query.dtype, _collector.steps)
+        out, layer_map, sums = flash_cpu_stepwise(query, key, value, _collector.columns, causal, scale, groups, _collector.pooling)
+        _collector.maps.append(layer_map)  # A_l, from the call itself
         if sums is not None:
             _collector.pooling.sums.append(sums)
-    else:
-        if _collector.pooling is not None:  # the router's input, before the KV groups are repeated
-            _collector.values.append(per_token(value))
-        out, word_mass = sdpa_with_word_mass(query, repeat_kv(key, groups), repeat_kv(value, groups), _collector.words,
-                                             mask, causal, scale, dropout)
+        return out.transpose(1, 2).contiguous(), None
+    if _collector.pooling is not None:  # the router's input, before the KV groups are repeated
+        _collector.values.append(per_token(value))
+    out, word_mass = sdpa_with_word_mass(query, repeat_kv(key, groups), repeat_kv(value, groups), _collector.words,
+                                         mask, causal, scale, dropout)
     acc = torch.promote_types(word_mass.dtype, torch.float32)
     # §3.2: A_l = S · mean_h(P_h Wᵀ): (B, N1, T) @ (B, T, N2)
     _collector.maps.append(_collector.steps.to(acc) @ word_mass.to(acc))

@@ -178,6 +178,30 @@ def test_cpu_path_with_router_pooling_gradient_check_float64(groups, outputs):
     torch.testing.assert_close(sums, rms_sums(v.transpose(1, 2).flatten(2), tokens, 1e-6)[0], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("masking", ["bool", "causal"])
+def test_cpu_path_returns_layer_maps_when_columns_carry_steps(masking):
+    """With step memberships in the columns, the call returns A_l = S · word mass itself (B, N1, N2): equal
+    to the product of the word mass (float64), and its backward passes gradcheck with the output and the
+    router pooling in the same call."""
+    q, k, v, words, keep = _small_inputs()
+    mask, causal = (None, True) if masking == "causal" else (keep, False)
+    steps = torch.zeros(2, 3, 6, dtype=torch.float64)
+    steps[:, 0, :2], steps[:, 1, 2:5], steps[0, 2, 5] = 1, 1, 1  # 3 steps in the first example, 2 in the second
+    tokens = torch.tensor([[True] * 6, [True] * 5 + [False]])
+    plain = stepwise_cpu.word_columns(words, mask, causal, q.shape, torch.float64)
+    with_steps = stepwise_cpu.word_columns(words, mask, causal, q.shape, torch.float64, steps)
+    _, mass, _ = stepwise_cpu.flash_cpu_stepwise(q, k, v, plain, causal, 0.5)
+    out, layer_map, _ = stepwise_cpu.flash_cpu_stepwise(q, k, v, with_steps, causal, 0.5)
+    assert layer_map.shape == (2, 3, 2)
+    torch.testing.assert_close(layer_map, steps @ mass, rtol=1e-12, atol=1e-12)
+
+    def fn(q, k, v):
+        out, layer_map, sums = stepwise_cpu.flash_cpu_stepwise(q, k, v, with_steps, causal, 0.5, 1, RouterPooling(tokens, 1e-6))
+        return layer_map + out[:, :, 3:].sum(), sums
+
+    assert torch.autograd.gradcheck(fn, (q, k, v), eps=1e-6, atol=1e-5)
+
+
 def test_backward_leaves_the_saved_output_as_it_was():
     """out' is written into out for the flash call and put back: a second backward (retain_graph) gives the
     same gradients, and out is bit for bit what the forward returned."""
