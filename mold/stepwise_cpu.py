@@ -130,7 +130,7 @@ class _FlashWordMassCPU(torch.autograd.Function):
     Keys and values come as the module has them, `groups` query heads per KV head (repeated here, their
     gradients summed back). With `pooling`, the third output is the router's `rms_sums` of this layer's
     values (B, KV·D), taken while the values are in cache; its gradient is added into dV in place.
-    The order of the steps follows the cache (measured in one process, ≈ 1% of a mini step each): the
+    The order of the steps follows the cache (with the in-call A_l, ≈ 1% of a mini step in all): the
     values are pooled before the flash call and their radial factor read before the flash backward, which
     read them next; the word columns' dQ and dK products run while P ∘ g is fresh.
     """
