@@ -3,8 +3,9 @@
 The flash kernel runs at the model's own head size and returns each query row's log-normaliser
 lse_i; the attention probabilities on the M critical-word tokens are then
 P_ji = exp(s k_j·q_i + m_ij - lse_i) (m: the additive mask), a small (M × T) product per head, and
-mean_h(W P_h) (or, with step memberships, A_l itself) follows. The backward is written by hand (below). With a `RouterPooling` request the
-same call pools the router's input (`mold.molsaki.rms_sums`) from the values it already holds.
+mean_h(W P_h) (or, with step memberships, A_l itself) follows. The backward is written by hand
+(below). With a `RouterPooling` request the same call pools the router's input
+(`mold.molsaki.rms_sums`) from the values it already holds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ LOG2_E = 1.0 / math.log(2.0)
 def repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
     """(B, KV, T, D) -> (B, KV·groups, T, D): each KV head repeated for the `groups` query heads it serves."""
     return x if groups == 1 else x.repeat_interleave(groups, dim=1)
+
+
+def sum_repeated_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """(B, KV·groups, T, D) -> (B, KV, T, D): the gradients of `repeat_kv`'s copies summed onto their KV head."""
+    if groups == 1:
+        return x
+    batch, heads, length, head_dim = x.shape
+    return x.view(batch, heads // groups, groups, length, head_dim).sum(2)
 
 
 def per_token(value: torch.Tensor) -> torch.Tensor:
@@ -162,8 +171,8 @@ class _FlashWordMassCPU(torch.autograd.Function):
         if columns.steps is None:  # mean_h W P_h: (B, N2, M)(B, M, T) -> (B, N2, T), with 1/H in `member`; as (B, T, N2)
             mass = torch.bmm(columns.member, head_sum).transpose(1, 2)
         else:  # §3.2: A_l = S mean_h(P_h Wᵀ) = (S (H mean_h P_h)ᵀ)(W/H)ᵀ: (B, N1, T)(B, T, M) -> (B, N1, M), then (B, M, N2)
-            steps, member = columns.steps, columns.member.to(columns.steps.dtype)
-            mass = torch.bmm(torch.bmm(steps, head_sum.to(steps.dtype).transpose(1, 2)), member.transpose(1, 2))
+            steps = columns.steps
+            mass = torch.bmm(torch.bmm(steps, head_sum.to(steps.dtype).transpose(1, 2)), columns.member.transpose(1, 2))
         ctx.save_for_backward(query, key_all, value_all, value, out, lse, probs, key_words, query_flat, inverse_rms)
         ctx.columns, ctx.causal, ctx.scale, ctx.groups = columns, causal, scale, groups
         return out, mass, sums
@@ -185,7 +194,7 @@ class _FlashWordMassCPU(torch.autograd.Function):
             per_word = torch.bmm(columns.member.transpose(1, 2), grad_mass.transpose(1, 2)).mul_(columns.allowed_any)
         else:  # from dA_l: ((dA_l (W/H)) (B, N1, M))ᵀ S: (B, M, N1)(B, N1, T)
             steps = columns.steps
-            per_step = torch.bmm(grad_mass.to(steps.dtype), columns.member.to(steps.dtype))
+            per_step = torch.bmm(grad_mass.to(steps.dtype), columns.member)
             per_word = torch.bmm(per_step.transpose(1, 2), steps).to(probs.dtype).mul_(columns.allowed_any)
         d_scores = (probs * per_word[:, None]).view(flat, width, length)  # P ∘ g on the word columns (B·H, M, T)
         extra = d_scores.sum(dim=1).view(batch, heads, length)  # E_i = Σ_j (P ∘ g)_ji
@@ -195,13 +204,12 @@ class _FlashWordMassCPU(torch.autograd.Function):
         del d_scores
         grad_q, grad_k, grad_v = _flash_backward_raised(grad_out, query, key_all, value_all, out, lse, extra, ctx.causal,
                                                         columns.additive, scale)  # D + E
-        per_kv_head = (lambda g: g.view(batch, heads // groups, groups, length, head_dim).sum(2)) if groups > 1 else None
-        grad_v = (per_kv_head(grad_v) if per_kv_head else grad_v) if out_used else None  # repeated heads summed back
+        grad_v = sum_repeated_kv(grad_v, groups) if out_used else None
         if grad_sums is not None:  # while dV is in cache
             grad_v = _add_pooling_grad(grad_v, value, inverse_rms, grad_sums, radial)
         grad_q.add_(word_grad_q, alpha=scale)
         grad_k.scatter_add_(2, columns.index, grad_key_words.view(batch, heads, width, head_dim))
-        return grad_q, per_kv_head(grad_k) if per_kv_head else grad_k, grad_v, None, None, None, None, None
+        return grad_q, sum_repeated_kv(grad_k, groups), grad_v, None, None, None, None, None
 
 
 def _add_pooling_grad(grad_v: torch.Tensor | None, value: torch.Tensor, inverse_rms: torch.Tensor,
@@ -221,7 +229,8 @@ class WordColumns(NamedTuple):
     """What the CPU path needs of the critical words and the mask, computed once for all layers."""
 
     index: torch.Tensor  # (B, H, M, D) key positions of the word tokens, expanded for gather/scatter on (B, H, T, D)
-    member: torch.Tensor  # (B, N2, M) 1/H where a column belongs to a word (0 for padding columns): × P sums to mean_h
+    member: torch.Tensor  # (B, N2, M) 1/H where a column belongs to a word (0 for padding columns): × P sums to mean_h;
+    # in the dtype of `steps` where those are carried
     bias: torch.Tensor | None  # (B, 1|H, M, T) a float mask's additive values on the word columns
     allowed: torch.Tensor  # (B, 1|H, M, T|1) 0/1: where attention may look
     allowed_any: torch.Tensor  # (B, M, T|1) the same for any head
@@ -251,7 +260,8 @@ def word_columns(words: torch.Tensor, mask: torch.Tensor | None, causal: bool, q
     allowed_any = allowed_as[:, 0] if allowed.shape[1] == 1 else allowed.any(dim=1).to(dtype)
     if steps is not None:
         steps = steps.to(torch.promote_types(dtype, torch.float32))
-    return WordColumns(index[:, None, :, None].expand(-1, heads, -1, head_dim), member.to(dtype) / heads, bias,
+    member = member.to(dtype if steps is None else steps.dtype) / heads
+    return WordColumns(index[:, None, :, None].expand(-1, heads, -1, head_dim), member, bias,
                        allowed_as, allowed_any, _additive(mask, dtype), steps)
 
 

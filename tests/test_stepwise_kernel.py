@@ -191,7 +191,7 @@ def test_cpu_path_returns_layer_maps_when_columns_carry_steps(masking):
     plain = stepwise_cpu.word_columns(words, mask, causal, q.shape, torch.float64)
     with_steps = stepwise_cpu.word_columns(words, mask, causal, q.shape, torch.float64, steps)
     _, mass, _ = stepwise_cpu.flash_cpu_stepwise(q, k, v, plain, causal, 0.5)
-    out, layer_map, _ = stepwise_cpu.flash_cpu_stepwise(q, k, v, with_steps, causal, 0.5)
+    _, layer_map, _ = stepwise_cpu.flash_cpu_stepwise(q, k, v, with_steps, causal, 0.5)
     assert layer_map.shape == (2, 3, 2)
     torch.testing.assert_close(layer_map, steps @ mass, rtol=1e-12, atol=1e-12)
 
