@@ -1,7 +1,9 @@
 # mold: MoLSAKI reproduced end to end. `snakemake --cores all` runs the `mini` preset;
-# `--config preset=NAME` picks another (workflow/presets/NAME.yaml), `--config config_file=PATH`
+# `--config preset=NAME` picks another (mold/presets/NAME.yaml), `--config config_file=PATH`
 # any config file, `--config results_dir=DIR` another output root.
 # Rules stay thin: each calls one `mold` command; paths come from mold.plan / mold.paths.
+import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version
@@ -20,7 +22,9 @@ except ConfigError as err:
 if "results_dir" in config:  # e.g. --config results_dir=/scratch/mold
     CFG = CFG.model_copy(update={"results_dir": Path(config["results_dir"])})
 ROOT = str(CFG.root)
-MOLD = f"python -m mold {{cmd}} --config {CONFIG_FILE} --results-dir {CFG.results_dir}"
+# Jobs run the interpreter that runs Snakemake (not whatever `python` comes first on PATH).
+MOLD = (f"MOLD_THREADS={{{{threads}}}} {shlex.quote(sys.executable)} -m mold {{cmd}} --config {shlex.quote(CONFIG_FILE)} "
+        f"--results-dir {shlex.quote(str(CFG.results_dir))}")
 THREADS = CFG.threads
 
 

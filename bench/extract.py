@@ -36,7 +36,7 @@ def make_once(args, variant: str, device):
     """One no-grad pass of `variant` (plain forward, or extraction of A_l) as a closure."""
     import torch
 
-    from mold.distill.student_attention import attention_implementation, stepwise_maps
+    from mold.molsaki.attention import attention_implementation, stepwise_maps
     from shapes import SHAPES, build
 
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32

@@ -77,7 +77,7 @@ def main() -> None:
 
     import torch
 
-    import mold.stepwise_kernel as kernel
+    import mold.molsaki.stepwise_sdpa as kernel
     from train_step import make_step
 
     torch.set_num_threads(1)

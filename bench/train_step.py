@@ -28,8 +28,8 @@ def synthetic_batch(vocab: int, batch: int, seq: int, steps: int, words: int, de
     """Random explain/predict sequences with MoLSAKI groups: `steps` sentences, `words` numbers."""
     import torch
 
-    from mold.distill.batching import Batch
-    from mold.distill.stage import DistillBatch
+    from mold.training.batching import Batch
+    from mold.training.distill import DistillBatch
 
     gen = torch.Generator().manual_seed(0)
     def seqs(length: int) -> Batch:
@@ -57,10 +57,10 @@ def make_step(args, method_name: str, device):
     import torch
 
     from mold.config import LossSpec, load_preset
-    from mold.distill.attention_loss import build_router
-    from mold.distill.methods import get_method
-    from mold.distill.stage import make_loss_fn
-    from mold.distill.student_attention import attention_implementation
+    from mold.training.attention_loss import build_router
+    from mold.methods import get_method
+    from mold.training.distill import make_loss_fn
+    from mold.molsaki.attention import attention_implementation
     from shapes import SHAPES, build
 
     torch.manual_seed(0)

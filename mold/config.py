@@ -1,4 +1,4 @@
-"""The experiment's configuration: pydantic models, presets under `workflow/presets/`.
+"""The experiment's configuration: pydantic models; presets ship in `mold/presets/`.
 
 Every default taken from the paper cites its place. A bad config fails at load time
 (before Snakemake schedules any job) with pydantic's message, which names the key.
@@ -7,21 +7,18 @@ Every default taken from the paper cites its place. A bad config fails at load t
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PRESETS_DIR = REPO_ROOT / "workflow" / "presets"
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 DATA_DIR_ENV = "MOLD_DATA_DIR"
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="File-safe key.")]
 Arch = Literal["llama", "qwen2", "gpt2"]
 RealDataset = Literal["svamp", "singleeq", "asdiv", "gsm8k", "csqa"]
-SL_METHOD_RE = re.compile(r"^sl:(last|\d+)->(last|\d+)$")
 
 
 class Strict(BaseModel):
@@ -55,13 +52,13 @@ class SyntheticChoiceSpec(Strict):
 
 class RealDatasetSpec(Strict):
     kind: Literal["real"] = "real"
-    name: RealDataset = Field(description="Which benchmark (SPEC §2, paper Table 4).")
+    name: RealDataset = Field(description="Which benchmark (paper Table 4).")
     split: Literal["train", "test"]
     source: Literal["local", "hub"] = Field(
         "local", description=f"'local': files laid out like ../shared/data under data_dir (env {DATA_DIR_ENV}); 'hub': HF hub ids."
     )
     paper_subset: bool = Field(
-        False, description="SingleEq/ASDiv: seeded sample of the paper's 108 / 406 test sizes (SPEC §2 [choice])."
+        False, description="SingleEq/ASDiv: seeded sample of the paper's 108 / 406 test sizes (docs/paper-to-code.md [choice])."
     )
     limit: int | None = Field(None, ge=1, description="Keep the first N examples (tiny presets).")
 
@@ -70,7 +67,7 @@ DatasetSpec = Annotated[SyntheticMathSpec | SyntheticChoiceSpec | RealDatasetSpe
 
 
 class TaskSpec(Strict):
-    """A student's training task: one train set, several test sets (SPEC §2)."""
+    """A student's training task: one train set, several test sets (paper Table 4; docs/paper-to-code.md)."""
 
     answer_kind: Literal["number", "choice"] = Field(description="How answers are parsed and compared.")
     train: Name = Field(description="Key of the training dataset.")
@@ -96,7 +93,7 @@ class TinyShape(Strict):
 
 
 class TeacherPretrainSpec(Strict):
-    """Offline presets only: train the tiny teacher from scratch on rationales (issue 2 §4)."""
+    """Offline presets only: train the tiny teacher from scratch on rationales."""
 
     steps: int = Field(ge=1)
     rationales: Literal["gold", "palm"] = Field(
@@ -116,7 +113,8 @@ class ModelSpec(Strict):
     tiny: TinyShape | None = Field(None, description="Random-init model of this shape instead of a hub checkpoint.")
     tokenizer: TokenizerSpec
     pretrain: TeacherPretrainSpec | None = Field(None, description="Train from scratch before use (tiny teachers).")
-    dtype: Literal["float32", "bfloat16"] = Field("float32", description="bf16 on GPU for real models (§4).")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights dtype of a teacher (bf16 on GPU for "
+                                                  "real models). Students always train from fp32 weights; see training.precision.")
     device_map: Literal["none", "auto"] = Field("none", description="'auto' shards a large teacher over GPUs.")
 
     @model_validator(mode="after")
@@ -132,7 +130,7 @@ class ModelSpec(Strict):
 
 # ----------------------------------------------------------------------------- stages
 class GenerationSpec(Strict):
-    """Teacher rationale generation (SPEC §3)."""
+    """Teacher rationale generation (paper §3.1)."""
 
     few_shot: int = Field(2, ge=0, le=8, description="Exemplars in the prompt.")
     max_new_tokens: int = Field(128, ge=1)
@@ -144,12 +142,13 @@ class GenerationSpec(Strict):
 class LossSpec(Strict):
     alpha: float = Field(0.5, ge=0, le=1, description="Weight of L_pre vs L_exp (Eq. 1, DSS).")
     molsaki_beta: float = Field(1.0, ge=0, description="Weight of L_att (Eq. 7, §4.1).")
-    mmi_beta: float = Field(0.1, ge=0, description="Weight of L_MMI (BASELINES.md).")
+    mmi_beta: float = Field(0.1, ge=0, description="Weight of L_MMI (docs/baselines.md).")
     tau1: float = Field(0.1, gt=0, description="Teacher layer-weight temperature (§3.3).")
     tau2: float = Field(0.5, gt=0, description="Student router temperature (§3.3).")
     router: Literal["shared", "flat"] = Field("shared", description="Student router: one d->1 map, or flat L*d->L (§5 [choice]).")
     attention_impl: Literal["efficient", "eager"] = Field(
-        "efficient", description="'efficient': SDPA + recomputed stepwise maps (mold.stepwise_kernel); 'eager': full probability maps."
+        "efficient", description="Stepwise-attention path (mold.molsaki.attention): 'efficient', word indicators as extra "
+        "value columns of one SDPA call; 'eager', the reference that materialises the attention probabilities."
     )
 
 
@@ -162,18 +161,25 @@ class TrainingSpec(Strict):
     max_length: int = Field(256, ge=16, description="Longest training sequence in tokens.")
     checkpoint_every: int = Field(100, ge=1, description="Steps between resumable checkpoints.")
     log_every: int = Field(10, ge=1, description="Steps per logged (averaged) history entry.")
+    grad_accum_steps: int = Field(1, ge=1, description="Micro-batches per step; each loss term is normalised over the "
+                                  "whole step, so batch 16 x 1 equals batch 4 x 4 up to float rounding.")
+    precision: Literal["auto", "fp32", "bf16-mixed"] = Field(
+        "auto", description="'bf16-mixed': bf16 autocast, fp32 master weights and optimizer state; 'auto': bf16-mixed "
+        "on CUDA, fp32 elsewhere.")
 
     @model_validator(mode="after")
     def _checkpoints_on_log_boundaries(self) -> TrainingSpec:
         if self.checkpoint_every % self.log_every:
             raise ValueError("checkpoint_every must be a multiple of log_every (resumed logs stay exact)")
+        if self.grad_accum_steps > self.batch_size:
+            raise ValueError("grad_accum_steps must not exceed batch_size")
         return self
 
 
 class EvalSpec(Strict):
     batch_size: int = Field(32, ge=1)
     max_gen_tokens: int = Field(16, ge=1, description="Answer length budget for the predict task.")
-    tolerance: float = Field(1e-4, ge=0, description="Numeric tolerance (BASELINES.md [choice]).")
+    tolerance: float = Field(1e-4, ge=0, description="Numeric tolerance (docs/baselines.md [choice]).")
     limit: int | None = Field(None, ge=1, description="Score only the first N test examples.")
 
 
@@ -191,16 +197,20 @@ class PairSpec(Strict):
     student: Name = Field(description="Model key of the student.")
     training: TrainingSpec
     tasks: list[Name] = Field(min_length=1)
-    methods: list[str] = Field(min_length=1, description="vanilla, dss, mmi, molsaki, or sl:<t>-><s>.")
+    methods: list[str] = Field(min_length=1, description="Names from mold.methods: vanilla, dss, mmi, molsaki, sl:<t>-><s>.")
     paper_pair: str | None = Field(None, description="Pair id in mold/paper_numbers.csv to show beside ours.")
     setting: Literal["unified", "hybrid"] = Field("unified", description="Table 3: rationale and attention from one teacher, or not.")
 
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, methods: list[str]) -> list[str]:
+        from mold.methods import get_method
+
         for name in methods:
-            if name not in {"vanilla", "dss", "mmi", "molsaki"} and not SL_METHOD_RE.match(name):
-                raise ValueError(f"unknown method {name!r} (vanilla, dss, mmi, molsaki, sl:<t>-><s>)")
+            try:
+                get_method(name)
+            except KeyError as err:
+                raise ValueError(err.args[0]) from None
         if len(set(methods)) != len(methods):
             raise ValueError("methods repeat")
         return methods

@@ -5,11 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mold.config import ExperimentConfig
-
-
-def method_slug(method: str) -> str:
-    """A file-safe name for a method: 'sl:13->8' -> 'sl_13-8'."""
-    return method.replace(":", "_").replace("->", "-")
+from mold.methods import get_method
 
 
 def dataset_file(cfg: ExperimentConfig, dataset: str) -> Path:
@@ -44,7 +40,7 @@ def pair_attention_index(cfg: ExperimentConfig, pair: str, task: str) -> Path:
 
 
 def run_dir(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
-    return cfg.root / "runs" / pair / task / method_slug(method) / f"seed{seed}"
+    return cfg.root / "runs" / pair / task / get_method(method).slug / f"seed{seed}"
 
 
 def final_model_dir(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
@@ -52,7 +48,7 @@ def final_model_dir(cfg: ExperimentConfig, pair: str, task: str, method: str, se
 
 
 def eval_file(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
-    return cfg.root / "eval" / pair / task / method_slug(method) / f"seed{seed}.json"
+    return cfg.root / "eval" / pair / task / get_method(method).slug / f"seed{seed}.json"
 
 
 def table_files(cfg: ExperimentConfig, table: str) -> list[Path]:
@@ -61,14 +57,6 @@ def table_files(cfg: ExperimentConfig, table: str) -> list[Path]:
 
 def log_file(cfg: ExperimentConfig, *parts: str) -> Path:
     return cfg.root / "logs" / Path(*parts).with_suffix(".log")
-
-
-def needs_attention_targets(method: str) -> bool:
-    return method == "molsaki" or method.startswith("sl:")
-
-
-def needs_rationales(method: str) -> bool:
-    return method != "vanilla"
 
 
 def all_eval_files(cfg: ExperimentConfig) -> list[Path]:

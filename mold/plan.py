@@ -6,11 +6,12 @@ from pathlib import Path
 
 from mold import paths
 from mold.config import ExperimentConfig
+from mold.methods import get_method
 
 
 def method_from_slug(cfg: ExperimentConfig, pair: str, slug: str) -> str:
     for method in cfg.pairs[pair].methods:
-        if paths.method_slug(method) == slug:
+        if get_method(method).slug == slug:
             return method
     raise KeyError(f"pair {pair} has no method with slug {slug!r}")
 
@@ -51,9 +52,9 @@ def distill_inputs(cfg: ExperimentConfig, pair: str, task: str, slug: str) -> li
     spec = cfg.pairs[pair]
     method = method_from_slug(cfg, pair, slug)
     needs = [paths.dataset_file(cfg, cfg.tasks[task].train), *model_inputs(cfg, spec.student)]
-    if paths.needs_rationales(method):
+    if get_method(method).needs_rationales:
         needs.append(paths.rationale_file(cfg, spec.rationale_source, task))
-    if paths.needs_attention_targets(method):
+    if get_method(method).needs_attention:
         needs.append(paths.pair_attention_index(cfg, pair, task))
     return needs
 
@@ -69,12 +70,13 @@ def evaluate_inputs(cfg: ExperimentConfig, pair: str, task: str, slug: str, seed
 
 
 def final_targets(cfg: ExperimentConfig) -> list[Path]:
-    """Table 1 always; Table 2 when a pair runs single-layer maps; Table 3 when a pair is hybrid."""
+    """Table 1 always; Table 2 when a pair runs a method only Table 2 shows (the SL ablation); Table 3 when a
+    pair is hybrid."""
     tables = ["table1"]
-    if any(m.startswith("sl:") for p in cfg.pairs.values() for m in p.methods):
+    if any(get_method(m).tables == {2} for p in cfg.pairs.values() for m in p.methods):
         tables.append("table2")
     if any(p.setting == "hybrid" for p in cfg.pairs.values()):
         tables.append("table3")
-    from mold.figures import figure_file
+    from mold.reporting.figures import figure_file
 
     return [*(f for t in tables for f in paths.table_files(cfg, t)), figure_file(cfg)]

@@ -7,7 +7,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from mold.config import REPO_ROOT, ExperimentConfig
+from mold.config import ExperimentConfig
 from mold.io import sha256_file
 
 PACKAGES = ("mold", "torch", "transformers", "tokenizers", "datasets", "lm-eval", "accelerate", "safetensors", "pydantic", "snakemake")
@@ -25,7 +25,7 @@ def package_versions() -> dict[str, str | None]:
 
 def git_describe() -> str | None:
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=REPO_ROOT,
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=Path(__file__).resolve().parent,
                              capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None

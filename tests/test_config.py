@@ -18,7 +18,7 @@ PRESET_FILES = sorted(PRESETS_DIR.rglob("*.yaml")) + sorted(PRESETS_DIR.rglob("*
 
 def test_preset_glob_is_not_empty():
     # Guards the parametrised test below against silently collecting nothing.
-    assert PRESETS_DIR == REPO_ROOT / "workflow" / "presets"
+    assert PRESETS_DIR == REPO_ROOT / "mold" / "presets"
     assert len(PRESET_FILES) >= 1
     assert PRESETS_DIR / "mini.yaml" in PRESET_FILES
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mold.config import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
 

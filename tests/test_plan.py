@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mold import paths, plan
+from mold.methods import get_method
 from mold.config import load_preset
 
 
@@ -17,17 +18,17 @@ def mini():
 
 
 def test_method_slug():
-    assert paths.method_slug("sl:13->8") == "sl_13-8"
-    assert paths.method_slug("sl:last->last") == "sl_last-last"
-    assert paths.method_slug("molsaki") == "molsaki"
+    assert get_method("sl:13->8").slug == "sl_13-8"
+    assert get_method("sl:last->last").slug == "sl_last-last"
+    assert get_method("molsaki").slug == "molsaki"
 
 
 def test_method_from_slug_round_trips_every_mini_method(mini):
     methods = mini.pairs["tiny"].methods
     assert "sl:last->last" in methods
     for method in methods:
-        assert plan.method_from_slug(mini, "tiny", paths.method_slug(method)) == method
-    assert len({paths.method_slug(m) for m in methods}) == len(methods)
+        assert plan.method_from_slug(mini, "tiny", get_method(method).slug) == method
+    assert len({get_method(m).slug for m in methods}) == len(methods)
 
 
 def test_method_from_unknown_slug_raises(mini):
@@ -51,8 +52,8 @@ def test_paths_layout(mini):
     [("vanilla", False, False), ("dss", True, False), ("mmi", True, False), ("molsaki", True, True), ("sl:3->1", True, True)],
 )
 def test_method_needs(method, rationales, attention):
-    assert paths.needs_rationales(method) is rationales
-    assert paths.needs_attention_targets(method) is attention
+    assert get_method(method).needs_rationales is rationales
+    assert get_method(method).needs_attention is attention
 
 
 def test_distill_inputs_vanilla_has_no_rationales(mini):

@@ -1,7 +1,7 @@
 """Answer normalisation, extraction from generated text, and comparison.
 
 Math answers are compared as numbers (`18.0` = `18`, `1,000` = `1000`) within a float
-tolerance (BASELINES.md: 1e-4); choice answers as letters.
+tolerance (docs/baselines.md: 1e-4); choice answers as letters.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The five real benchmarks of SPEC §2 (paper Table 4), read from a local folder or the HF hub.
+"""The five real benchmarks of paper Table 4; docs/paper-to-code.md (paper Table 4), read from a local folder or the HF hub.
 
 Local mode reads files laid out as in `../shared/data` (see its README and PROVENANCE files):
 
@@ -12,7 +12,7 @@ Local mode reads files laid out as in `../shared/data` (see its README and PROVE
 
 Hub mode reads the pinned `HUB_SOURCES`; local and hub records go through the same
 record -> `Example` functions (`svamp_example`, `gsm8k_example`, ...), so both give the same ids.
-`paper_subset` draws the paper's unpublished 108 / 406 test sizes as a seeded sample (SPEC §2
+`paper_subset` draws the paper's unpublished 108 / 406 test sizes as a seeded sample (paper Table 4; docs/paper-to-code.md
 [choice]). Every bad record raises `DataError` naming file, record and field; none is dropped.
 """
 
@@ -33,7 +33,7 @@ from mold.data.answers import format_number
 from mold.data.schema import CHOICE_LETTERS, Example, format_choices
 from mold.io import DataError, iter_jsonl_dicts, read_json
 
-SPLIT_SEED = 0  # DSS's SVAMP split seed and the paper-subset seed (SPEC §2).
+SPLIT_SEED = 0  # DSS's SVAMP split seed and the paper-subset seed (paper Table 4; docs/paper-to-code.md).
 SVAMP_SIZE, SVAMP_TRAIN_SIZE = 1000, 800  # paper Table 4: 800 / 200
 PAPER_SUBSET_SIZES = {"singleeq": 108, "asdiv": 406}  # paper Table 4
 ASDIV_IDS_FILE = "asdiv/nfolds_ids.json"
@@ -124,7 +124,7 @@ def singleeq_example(rec: Rec) -> Example:
 
 
 def asdiv_answer(text: str, rec: Rec, field: str = "Answer") -> str:
-    """Open-ended ASDiv answer: the number before the unit, `9 (apples)` -> `9` (SPEC §2)."""
+    """Open-ended ASDiv answer: the number before the unit, `9 (apples)` -> `9` (paper Table 4; docs/paper-to-code.md)."""
     return number_text(text.split("(", 1)[0].strip(), rec, field)
 
 
@@ -185,7 +185,7 @@ def csqa_hub_example(rec: Rec) -> Example:
 
 # ----------------------------------------------------------------------------- splits
 def dss_svamp_split(records: list[Example], split: str) -> list[Example]:
-    """DSS's SVAMP split: `RandomState(0).permutation(1000)`, first 800 train (SPEC §2)."""
+    """DSS's SVAMP split: `RandomState(0).permutation(1000)`, first 800 train (paper Table 4; docs/paper-to-code.md)."""
     if len(records) != SVAMP_SIZE:
         raise ValueError(f"SVAMP needs all {SVAMP_SIZE} problems in SVAMP.json order, got {len(records)}")
     order = np.random.RandomState(seed=SPLIT_SEED).permutation(len(records))
@@ -194,7 +194,7 @@ def dss_svamp_split(records: list[Example], split: str) -> list[Example]:
 
 
 def paper_subset(examples: list[Example], size: int) -> list[Example]:
-    """A seeded sample of the paper's test size (SPEC §2 [choice]): the first `size` indices of
+    """A seeded sample of the paper's test size (docs/paper-to-code.md [choice]): the first `size` indices of
     `RandomState(0).permutation(n)`, sorted, so the subset keeps the file order."""
     if size > len(examples):
         raise ValueError(f"paper subset of {size} needs at least {size} examples, got {len(examples)}")
@@ -249,7 +249,7 @@ def load_local_asdiv(root: Path) -> list[Example]:
 def load_local(name: str, split: str, root: Path) -> list[Example]:
     path = root / LOCAL_FILES[name, split]
     if not path.exists():
-        raise FileNotFoundError(f"{path}: missing; data_dir must be laid out like ../shared/data (SPEC §2)")
+        raise FileNotFoundError(f"{path}: missing; data_dir must be laid out like ../shared/data (paper Table 4; docs/paper-to-code.md)")
     if name == "svamp":
         return dss_svamp_split([svamp_example(rec) for rec in json_array_recs(path)], split)
     if name == "singleeq":
@@ -266,7 +266,7 @@ def load_local(name: str, split: str, root: Path) -> list[Example]:
 class HubSource:
     repo: str
     config: str | None
-    revision: str  # pinned commit (STYLE 9)
+    revision: str  # pinned commit
     splits: dict[str, tuple[str, ...]]  # our split -> the hub splits it is read from
 
 
@@ -307,7 +307,7 @@ def svamp_hub_order(recs: list[Rec]) -> list[Rec]:
 def load_hub(name: str, split: str) -> list[Example]:
     source = HUB_SOURCES.get(name)
     if source is None or split not in source.splits:
-        raise ValueError(f"{name}/{split}: no pinned hub source; use source: local (SPEC §2)")
+        raise ValueError(f"{name}/{split}: no pinned hub source; use source: local (paper Table 4; docs/paper-to-code.md)")
     recs = [
         Rec(row, f"hf://{source.repo}@{source.revision[:12]}/{hub_split}", i)
         for hub_split in source.splits[split]
@@ -324,7 +324,7 @@ def load_hub(name: str, split: str) -> list[Example]:
 # ----------------------------------------------------------------------------- entry point
 def check_spec(spec: RealDatasetSpec) -> None:
     if (spec.name, spec.split) not in LOCAL_FILES:
-        raise ValueError(f"{spec.name} has no {spec.split} split (SPEC §2, paper Table 4)")
+        raise ValueError(f"{spec.name} has no {spec.split} split (paper Table 4)")
     if spec.paper_subset and spec.name not in PAPER_SUBSET_SIZES:
         raise ValueError(f"paper_subset is only defined for {sorted(PAPER_SUBSET_SIZES)}, not {spec.name!r}")
 
@@ -350,7 +350,7 @@ def check_unique_ids(examples: Iterable[Example], name: str) -> None:
 
 
 def load_real_dataset(spec: RealDatasetSpec, data_dir: Path | str | None = None) -> list[Example]:
-    """The examples of one benchmark split (SPEC §2), in file order; then `paper_subset`, then `limit`."""
+    """The examples of one benchmark split (paper Table 4; docs/paper-to-code.md), in file order; then `paper_subset`, then `limit`."""
     check_spec(spec)
     if spec.source == "hub":
         examples = load_hub(spec.name, spec.split)

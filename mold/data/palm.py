@@ -1,5 +1,5 @@
-"""The PaLM-540B rationales shipped with Distilling step-by-step (SPEC §3, hybrid setting of
-paper Table 3; BASELINES.md "DSS").
+"""The PaLM-540B rationales shipped with Distilling step-by-step (paper §3.1, hybrid setting of
+paper Table 3; docs/baselines.md "DSS").
 
 Files (see `../shared/data/{svamp,csqa}/PROVENANCE.md`): `svamp/dss/llm/{split}_CoT_{k}.json` and
 `csqa/dss/llm/{split}_CoT_{k}.json` are JSON arrays of raw few-shot completions, aligned by
@@ -9,7 +9,7 @@ continuing the few-shot prompt) and split at the answer marker (`The answer is` 
 `So the answer is` for CSQA): the rationale is the text before it, the answer the text after.
 
 SVAMP answers are arithmetic expressions such as `(84 / 2).`, evaluated here; CSQA answers read
-`(e) amount to nothing.`, and the letter counts. SPEC §3 keeps a rationale only when the
+`(e) amount to nothing.`, and the letter counts. paper §3.1 keeps a rationale only when the
 teacher's answer equals the gold one, so wrong (and unparsable) ones are counted and dropped.
 Records carry the ids, question text and gold answer of `load_real_dataset` for the same problem.
 """
@@ -196,7 +196,7 @@ def load_palm_rationales(
     dataset: PalmDataset, split: Literal["train", "test"], data_dir: Path | str | None,
     ids: Collection[str] | None = None,
 ) -> tuple[list[RationaleRecord], dict[str, int]]:
-    """PaLM rationales whose answer equals the gold answer (SPEC §3), as phase-0 records in DSS
+    """PaLM rationales whose answer equals the gold answer (paper §3.1), as phase-0 records in DSS
     file order, and the count of dropped completions by reason (FAILURE_REASONS).
     `ids`: only these problems (a `limit`ed train split), kept and dropped alike."""
     if dataset not in MARKERS:
@@ -240,7 +240,7 @@ WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]")
 
 
 def derive_keywords(question: str, rationale: str, limit: tuple[int, int] = (3, 8)) -> list[str]:
-    """Critical words for a rationale that came without any (PaLM's CSQA rationales; SPEC §4 reads
+    """Critical words for a rationale that came without any (PaLM's CSQA rationales; paper §3.2 reads
     keywords from the teacher): the rationale's content words that the question also uses, in
     rationale order, then its other content words until `limit[0]`; at most `limit[1]`."""
     lo, hi = limit

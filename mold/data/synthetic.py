@@ -4,18 +4,18 @@ Two task families, both deterministic functions of their spec (`random.Random(sp
 is the only source of randomness; the same spec always gives the same examples):
 
 - **math** (`generate_math`) plays SVAMP in-domain and SingleEq / ASDiv / GSM8K out of
-  domain (SPEC §2). A problem is a start amount followed by `min_steps..max_steps`
+  domain (paper Table 4; docs/paper-to-code.md). A problem is a start amount followed by `min_steps..max_steps`
   changes (add, subtract, occasionally multiply by 2..5); the gold rationale has one
   short equation sentence per step (`7 + 5 = 12.`). Numbers stay small (operands
   1..20, every intermediate result an integer in 1..99) so a 4-layer model trained from
   scratch for minutes can learn to write the rationales. Out-of-domain sets either take
   more steps or the `alt` template family: other entities (a shop, not a person), other
   verbs, past tense, another question. Both families write the same equation sentences.
-- **choice** (`generate_choice`) plays CommonsenseQA (SPEC §2, §3.1): five-way
+- **choice** (`generate_choice`) plays CommonsenseQA (paper §4.1, §3.1): five-way
   questions in Fine-tune-CoT's format about 40 built-in facts (where milk is kept, where
   a bee lives, what you cut paper with, how you feel after a race), each with a gold
   rationale of 2-3 short sentences and 3-4 gold keywords that occur as whole words in
-  the question or rationale (the critical words of SPEC §4).
+  the question or rationale (the critical words of paper §3.2).
 
 Choice train/test split: every relation has four question-stem templates, and each fact
 has one fixed *test slot*, template `k % 4` for the k-th fact of its relation. The test

@@ -12,12 +12,12 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from mold.config import REPO_ROOT, EvalSpec
+from mold.config import EvalSpec
 from mold.data.answers import AnswerKind
 from mold.data.schema import Example
 from mold.io import read_jsonl, write_jsonl_atomic, write_text_atomic
 
-TEMPLATE_PATH = REPO_ROOT / "workflow" / "lm_eval" / "task_template.yaml"
+TEMPLATE_PATH = Path(__file__).with_name("task_template.yaml")
 TASK_PREFIX = "mold_"
 UTILS_SOURCE = "from mold.evaluation.lm_eval_utils import process_results  # noqa: F401\n"
 DATASET_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -1,1 +1,1 @@
-"""Teacher stage: few-shot prompts, rationale generation, parsing and filtering (SPEC §3)."""
+"""Teacher stage: few-shot prompts, rationale generation, parsing and filtering (paper §3.1)."""

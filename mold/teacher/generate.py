@@ -1,4 +1,4 @@
-"""Rationale generation with HF `generate`: two phases, parsing and the correctness filter (SPEC §3)."""
+"""Rationale generation with HF `generate`: two phases, parsing and the correctness filter (paper §3.1)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _record(example: Example, parsed, phase: int, source: str) -> RationaleRecor
 
 def run_teacher(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: list[Example], exemplars: list[Exemplar],
                 answer_kind: str, spec: GenerationSpec, source: str, tolerance: float = 1e-4) -> TeacherOutcome:
-    """Phase 1: plain prompt. Phase 2 (SPEC §3): the failures again, with the gold answer as a hint."""
+    """Phase 1: plain prompt. Phase 2 (paper §3.1): the failures again, with the gold answer as a hint."""
     want_keywords = answer_kind == "choice"
     outcome = TeacherOutcome()
     pending = examples

@@ -66,7 +66,7 @@ def parse_reply(reply: str, kind: AnswerKind, want_keywords: bool = False, num_c
 
 
 def check_reply(reply: str, gold: str, kind: AnswerKind, want_keywords: bool = False, tolerance: float = 1e-4) -> ParsedReply | Dropped:
-    """Parse, then keep only replies whose answer equals the gold answer (SPEC §3)."""
+    """Parse, then keep only replies whose answer equals the gold answer (paper §3.1)."""
     parsed = parse_reply(reply, kind, want_keywords)
     if isinstance(parsed, Dropped):
         return parsed

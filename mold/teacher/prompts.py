@@ -1,4 +1,4 @@
-"""Few-shot prompts for the rationale teacher (SPEC §3, paper App. F.3 / B.2).
+"""Few-shot prompts for the rationale teacher (paper §3.1, paper App. F.3 / B.2).
 
 One format for every teacher, hub or tiny:
 

@@ -1,4 +1,4 @@
-"""Real benchmark loaders (SPEC §2): counts, the DSS SVAMP split, answers checked by hand against
+"""Real benchmark loaders (paper Table 4; docs/paper-to-code.md): counts, the DSS SVAMP split, answers checked by hand against
 the files, paper subsets, errors that locate bad records, and the hub path on in-memory rows."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Shipped PaLM-540B rationales (SPEC §3 hybrid setting): parse counts measured on the DSS files,
+"""Shipped PaLM-540B rationales (paper §3.1 hybrid setting): parse counts measured on the DSS files,
 alignment with the loaders' ids, the parsing rules, and errors on malformed files."""
 
 from __future__ import annotations

@@ -12,4 +12,4 @@ rule extract_attention_targets:
     resources:
         gpu=1,
     shell:
-        "MOLD_THREADS={threads} " + mold("extract-attention", "--teacher {wildcards.teacher} --source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"
+        mold("extract-attention-targets", "--teacher {wildcards.teacher} --source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"

@@ -6,4 +6,4 @@ rule make_tables:
     log:
         f"{ROOT}/logs/make_tables.log",
     shell:
-        mold("tables") + " > {log} 2>&1"
+        mold("make-tables") + " > {log} 2>&1"

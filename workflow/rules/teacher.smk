@@ -12,7 +12,7 @@ rule pretrain_teacher:
     resources:
         gpu=1,
     shell:
-        "MOLD_THREADS={threads} " + mold("pretrain-teacher", "--model {wildcards.model}") + " > {log} 2>&1"
+        mold("pretrain-teacher", "--model {wildcards.model}") + " > {log} 2>&1"
 
 
 rule generate_rationales:
@@ -30,4 +30,4 @@ rule generate_rationales:
     resources:
         gpu=1,
     shell:
-        "MOLD_THREADS={threads} " + mold("generate-rationales", "--source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"
+        mold("generate-rationales", "--source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"

@@ -1,1 +1,0 @@
-"""Attention-target extraction: the white-box teacher's stepwise attention on critical words."""

@@ -1,1 +1,0 @@
-"""Distillation: sequence encoding, losses, the method registry and the stage driver."""

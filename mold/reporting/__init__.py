@@ -1,0 +1,1 @@
+"""Paper-style tables and figure data, built by pure functions from saved results."""

@@ -1,0 +1,1 @@
+"""Distillation training: the loop and step, batching, losses, the method losses."""
