@@ -36,11 +36,11 @@ def make_once(args, variant: str, device):
     """One no-grad pass of `variant` (plain forward, or extraction of A_l) as a closure."""
     import torch
 
-    from mold.molsaki.attention import attention_implementation, stepwise_maps
+    from mold.molsaki.attention import register, stepwise_maps
     from shapes import SHAPES, build
 
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    implementation = {"forward": "sdpa", "extract": attention_implementation("efficient"), "extract_eager": "eager"}[variant]
+    implementation = {"forward": "sdpa", "extract": register("efficient"), "extract_eager": register("eager")}[variant]
     model = build(args.shape, args.layers, implementation, dtype, device).eval()
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(2, SHAPES[args.shape]["vocab"], (args.batch, args.seq), generator=gen).to(device)

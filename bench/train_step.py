@@ -1,8 +1,9 @@
-"""Step time and peak memory of MoLSAKI, MMIloss and DSS for one student shape (random init).
+"""Step time and peak memory of MoLSAKI, MMIloss and DSS for one student shape (random init), through
+the pipeline's own training step (`mold.training.loop.train_step`, `mold.training.distill.DistillLoss`).
 
     python bench/train_step.py --shape mini
     python bench/train_step.py --shape gpt2-medium --layers 4 --seq 256      # scaled-down paper shape on CPU
-    python bench/train_step.py --shape gpt2-large --batch 16 --seq 512        # on a GPU
+    python bench/train_step.py --shape gpt2-large --batch 16 --seq 512        # on a GPU (bf16-mixed by default)
 
 Each method runs in its own subprocess (so CPU peak RSS is per method), interleaved over `--rounds`
 rounds, keeping each method's fastest. On CPU the time ratios come from one more measurement with
@@ -24,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 METHODS = ("dss", "mmi", "molsaki")
 
 
-def synthetic_batch(vocab: int, batch: int, seq: int, steps: int, words: int, device):
+def synthetic_batch(vocab: int, batch: int, seq: int, steps: int, words: int, device, seed: int = 0):
     """Random explain/predict sequences with MoLSAKI groups: `steps` sentences, `words` numbers."""
     import torch
 
     from mold.training.batching import Batch
     from mold.training.distill import DistillBatch
 
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(seed)
     def seqs(length: int) -> Batch:
         ids = torch.randint(2, vocab, (batch, length), generator=gen)
         labels = ids.clone()
@@ -53,32 +54,37 @@ def synthetic_batch(vocab: int, batch: int, seq: int, steps: int, words: int, de
 
 
 def make_step(args, method_name: str, device):
-    """One optimizer step of `method_name` on a fixed synthetic batch, as a closure."""
+    """One optimizer step of `method_name` on a fixed synthetic batch, as a closure: the pipeline's own
+    `mold.training.loop.train_step` (precision policy, accumulation, clipping, AdamW, schedule) with the
+    pipeline's `DistillLoss`."""
     import torch
 
-    from mold.config import LossSpec, load_preset
-    from mold.training.attention_loss import build_router
+    from mold.config import LossSpec, TrainingSpec
     from mold.methods import get_method
-    from mold.training.distill import make_loss_fn
-    from mold.molsaki.attention import attention_implementation
+    from mold.molsaki.attention import register
+    from mold.training import loop
+    from mold.training.attention_loss import build_router
+    from mold.training.distill import DistillLoss
     from shapes import SHAPES, build
 
     torch.manual_seed(0)
     method = get_method(method_name)
-    implementation = attention_implementation(args.attn) if method.uses_attention else "sdpa"
+    implementation = register(args.attn) if method.needs_attention else "sdpa"
     model = build(args.shape, args.layers, implementation, torch.float32, device)
-    router = build_router(model, LossSpec()).to(device) if method.kind == "molsaki" else None
+    router = build_router(model, LossSpec()).to(device) if method.uses_router else None
     params = list(model.parameters()) + (list(router.parameters()) if router else [])
-    optimizer = torch.optim.AdamW(params, lr=1e-5)
-    loss_fn = make_loss_fn(method, model, load_preset("mini"), router)
-    batch = synthetic_batch(SHAPES[args.shape]["vocab"], args.batch, args.seq, args.n_steps, args.n_words, device)
+    spec = TrainingSpec(steps=10**6, batch_size=args.batch, lr=1e-5, grad_accum_steps=args.grad_accum, precision=args.precision)
+    optimizer, scheduler = loop.build_optimizer(params, spec)
+    loss = DistillLoss(method, model, LossSpec(), router)
+    micro = args.batch // args.grad_accum
+    micro_batches = [synthetic_batch(SHAPES[args.shape]["vocab"], micro, args.seq, args.n_steps, args.n_words, device, seed=i)
+                     for i in range(args.grad_accum)]
+    precision = loop.resolve_precision(args.precision, device)
+    loop.enable_tf32()
+    model.train()
 
     def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" and args.bf16):
-            loss, _ = loss_fn(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loop.train_step(params, optimizer, scheduler, micro_batches, loss, precision, device)
 
     return step
 
@@ -96,7 +102,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each variant keeps its fastest")
     parser.add_argument("--attn", default="efficient", choices=["efficient", "eager"], help="MoLSAKI's stepwise-attention path")
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast on GPU (weights and optimizer stay fp32)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16-mixed"],
+                        help="training.precision (auto: bf16-mixed on CUDA, fp32 on CPU)")
+    parser.add_argument("--grad-accum", type=int, default=1, help="training.grad_accum_steps (micro-batches per step)")
     parser.add_argument("--method", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.method:
@@ -116,6 +124,8 @@ def main() -> None:
         print(describe_interleaved(interleaved, "dss", "step times"))
     dss, mmi, mol = results["dss"], results["mmi"], results["molsaki"]
     print(f"mmi/dss step time ratio {ratios['mmi']:.3f}, peak memory ratio {mmi['peak_bytes'] / dss['peak_bytes']:.3f}")
+    tokens = args.batch * (args.seq + max(8, args.seq // 3))  # explain (seq) + predict (seq // 3) tokens per step
+    print(f"dss throughput {tokens / dss['seconds']:.0f} tokens/s ({dss['device']}, precision {args.precision})")
     print(f"molsaki/dss step time ratio {ratios['molsaki']:.3f}, peak memory ratio {mol['peak_bytes'] / dss['peak_bytes']:.3f}")
 
 

@@ -114,6 +114,11 @@ def table_order(names: list[str]) -> list[str]:
     return sorted(names, key=rank)
 
 
+def paper_names() -> dict[str, str]:
+    """The paper's method names (in mold/reporting/paper_numbers.csv) that differ from ours: its 'mol' is 'molsaki'."""
+    return {m.paper_name: m.name for m in METHODS.values() if m.paper_name}
+
+
 def resolve_layer(layer: str, num_layers: int) -> int:
     """'last' or a 1-based layer number (as the paper counts) -> a 0-based index."""
     index = num_layers - 1 if layer == "last" else int(layer) - 1

@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mold.io import DataError, read_json, write_text_atomic
-from mold.methods import METHODS, get_method
+from mold.methods import get_method, paper_names
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
 PAPER_COLUMNS = ["table", "pair", "setting", "method", "dataset", "accuracy"]
@@ -168,17 +168,12 @@ def load_paper_numbers(
             if int(line["table"]) != table or (mapping is not None and line["pair"] not in mapping):
                 continue
             pair = mapping[line["pair"]] if mapping is not None else line["pair"]
-            method = _paper_method_to_ours().get(line["method"], line["method"])
+            method = paper_names().get(line["method"], line["method"])
             rows.append(PaperRow(table, pair, line["setting"], method, line["dataset"], float(line["accuracy"])))
     return rows
 
 
 # ---------------------------------------------------------------- names
-
-
-def _paper_method_to_ours() -> dict[str, str]:
-    """The paper's method names in paper_numbers.csv that differ from ours (its 'mol' is our 'molsaki')."""
-    return {m.paper_name: m.name for m in METHODS.values() if m.paper_name}
 
 
 def method_name(method: str) -> str:
