@@ -7,6 +7,8 @@ rule evaluate_student:
         method=lambda w: plan.method_from_slug(CFG, w.pair, w.method),
     log:
         f"{ROOT}/logs/evaluate_student/{{pair}}/{{task}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{ROOT}/benchmarks/evaluate_student/{{pair}}/{{task}}/{{method}}/seed{{seed}}.tsv"
     threads: THREADS
     resources:
         gpu=1,
