@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from mold.config import DATA_DIR_ENV, RealDatasetSpec
-from mold.data.answers import format_number
+from mold.data.answers import canonical_number
 from mold.data.schema import CHOICE_LETTERS, Example, format_choices
 from mold.io import DataError, iter_jsonl_dicts, read_json
 
@@ -47,7 +47,6 @@ LOCAL_FILES: dict[tuple[str, str], str] = {
     ("csqa", "train"): "csqa/train_rand_split.jsonl",
     ("csqa", "test"): "csqa/dev_rand_split.jsonl",
 }
-NUMBER_TEXT_RE = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+")
 CALCULATOR_RE = re.compile(r"<<[^<>]*>>")  # GSM8K's `<<48/2=24>>` annotations
 
 
@@ -91,13 +90,10 @@ class Rec:
 def number_text(value: Any, rec: Rec, field: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise rec.error(field, f"expected a number, got {type(value).__name__}")
-    if isinstance(value, str):
-        if not NUMBER_TEXT_RE.fullmatch(value.strip()):
-            raise rec.error(field, f"not a number: {value!r}")
-        value = float(value.replace(",", ""))
-    if not np.isfinite(value):
-        raise rec.error(field, f"not a finite number: {value!r}")
-    return format_number(float(value))
+    canonical = canonical_number(value if isinstance(value, str) else repr(float(value)))
+    if canonical is None:
+        raise rec.error(field, f"not a number: {value!r}")
+    return canonical
 
 
 def join_question(body: str, question: str) -> str:
