@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import inspect
+
 import torch
 import transformers
 from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from mold.config import ModelSpec, TinyShape
@@ -44,13 +47,16 @@ def tiny_config(arch: str, shape: TinyShape, tokenizer: PreTrainedTokenizerBase)
             vocab_size=len(tokenizer), n_embd=shape.hidden_size, n_layer=shape.num_layers, n_head=shape.num_heads,
             n_positions=shape.max_positions, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **special,
         )
-    return AutoConfig.for_model(
-        arch,
-        vocab_size=len(tokenizer), hidden_size=shape.hidden_size, num_hidden_layers=shape.num_layers,
-        num_attention_heads=shape.num_heads, num_key_value_heads=shape.num_kv_heads or shape.num_heads,
-        intermediate_size=shape.intermediate_size or 4 * shape.hidden_size,
-        max_position_embeddings=shape.max_positions, tie_word_embeddings=True, **special,
-    )
+    config_class = CONFIG_MAPPING[arch]
+    sized = {"vocab_size": len(tokenizer), "hidden_size": shape.hidden_size, "num_hidden_layers": shape.num_layers,
+             "num_attention_heads": shape.num_heads, "num_key_value_heads": shape.num_kv_heads or shape.num_heads,
+             "intermediate_size": shape.intermediate_size or 4 * shape.hidden_size,
+             "max_position_embeddings": shape.max_positions}
+    accepted = inspect.signature(config_class.__init__).parameters.keys() | config_class.attribute_map.keys()
+    for key, given in (("num_key_value_heads", shape.num_kv_heads), ("intermediate_size", shape.intermediate_size)):
+        if given is not None and key not in accepted:
+            raise ValueError(f"{config_class.__name__} has no {key}; leave it out of `tiny`")
+    return config_class(**{k: v for k, v in sized.items() if k in accepted}, tie_word_embeddings=True, **special)
 
 
 def build_tiny_model(spec: ModelSpec, tokenizer: PreTrainedTokenizerBase, seed: int, attn_implementation: str = "sdpa") -> PreTrainedModel:
