@@ -1,8 +1,8 @@
 """Datasets described by config: raw records mapped to `Example`s by Jinja field templates, as
 lm-eval's `doc_to_text` / `doc_to_target` (docs/adding-a-dataset.md).
 
-A config is data, not code: templates render in Jinja's sandbox (no access to Python internals)
-with undefined names as errors. A template that fails on a record raises `DataError` naming the
+A config is data, not code: templates render in Jinja's immutable sandbox (no access to Python internals,
+no mutation of a record) with undefined names as errors. A template that fails raises `DataError` naming the
 file, the record and the field; an empty or unparsable answer drops the record, with its reason.
 """
 
@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mold.data.answers import canonical_number, normalize_choice
 from mold.data.schema import CHOICE_LETTERS, Example, format_choices
 from mold.io import DataError
 
-ENVIRONMENT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+ENVIRONMENT = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 LIST_FIELDS = ("choices", "keywords")
 
 
