@@ -80,7 +80,10 @@ def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_impleme
     if spec.device_map == "auto":
         config = AutoConfig.from_pretrained(source, revision=kwargs.get("revision"))
         kwargs["device_map"] = shard_plan(config, dtype, gpu_memory_budget())
-    return AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    if model.config.model_type != spec.arch:
+        raise ValueError(f"{source}: a {model.config.model_type!r} checkpoint, but the config says arch: {spec.arch}")
+    return model
 
 
 def gpu_memory_budget(headroom: float = 0.85) -> dict[int, int]:
