@@ -39,9 +39,11 @@ class Dropped:
 class Loaded:
     examples: list[Example]
     dropped: list[Dropped]
+    source: str | None = None  # the file read, or the hf:// split
 
     def summary(self) -> dict:
-        return {"kept": len(self.examples), "dropped": len(self.dropped), "dropped_records": [asdict(d) for d in self.dropped]}
+        return {"source": self.source, "kept": len(self.examples), "dropped": len(self.dropped),
+                "dropped_records": [asdict(d) for d in self.dropped]}
 
 
 def compile_template(source: str, field: str) -> Template:
@@ -160,4 +162,4 @@ def load_templated(spec, name: str, data_dir: Path | None = None) -> Loaded:
         src = hub_source_name(spec.repo, spec.revision, spec.split)
         records = [(f"#{i}", row) for i, row in enumerate(hub_split_rows(spec.repo, spec.config, spec.revision, spec.split))]
     loaded = map_records(records, spec.fields, src, source=name)
-    return Loaded(loaded.examples[: spec.limit] if spec.limit else loaded.examples, loaded.dropped)
+    return Loaded(loaded.examples[: spec.limit] if spec.limit else loaded.examples, loaded.dropped, str(src))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mold import paths
 from mold.config import ExperimentConfig
 from mold.console import log
@@ -22,7 +24,8 @@ def run(cfg: ExperimentConfig, dataset: str) -> int:
     count = write_jsonl_atomic(out, loaded.examples)
     for drop in loaded.dropped:
         log(f"dropped {dataset} record {drop.record}: {drop.field} {drop.reason}")
+    inputs = [out, *([Path(loaded.source)] if loaded.source else [])]  # a file source is hashed; an hf:// split is not a file
+    spec = cfg.datasets[dataset].model_dump(mode="json")
     write_json_atomic(out.with_suffix(".provenance.json"),
-                      provenance(cfg, [out], dataset=dataset, spec=cfg.datasets[dataset].model_dump(mode="json"), count=count,
-                                 **loaded.summary()))
+                      provenance(cfg, inputs, dataset=dataset, spec=spec, count=count, **loaded.summary()))
     return count

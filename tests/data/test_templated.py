@@ -3,6 +3,7 @@ choices, dropped answers, duplicate ids, the sandbox, and errors that name file,
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def test_empty_or_unparsable_answers_are_dropped_with_their_reason(tmp_path):
                        {"iIndex": 13, "sQuestion": "q?", "lSolutions": ["about 5 apples"]}]
     loaded = load_templated(file_spec(write_json(tmp_path / "p.json", rows), limit=2), "mine")
     assert [e.id for e in loaded.examples] == ["mine-7", "mine-9"]  # limit applies to the kept examples
-    assert loaded.summary() == {"kept": 2, "dropped": 2, "dropped_records": [
+    assert loaded.summary() == {"source": str(tmp_path / "p.json"), "kept": 2, "dropped": 2, "dropped_records": [
         {"record": "#3", "field": "answer", "reason": "empty"},
         {"record": "#4", "field": "answer", "reason": "'about 5 apples' is not a number"}]}
 
@@ -194,5 +195,6 @@ def test_prepare_data_reports_dropped_records(tmp_path):
     record = read_json(tmp_path / "out/smoke/data/mine.provenance.json")
     assert (record["count"], record["kept"], record["dropped"]) == (3, 3, 1)
     assert record["dropped_records"] == [{"record": "#3", "field": "answer", "reason": "'n/a' is not a number"}]
+    assert record["inputs"][str(tmp_path / "p.json")] == hashlib.sha256((tmp_path / "p.json").read_bytes()).hexdigest()
     lines = (tmp_path / "out/smoke/data/mine.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["id"] for line in lines] == ["mine-7", "mine-9", "mine-11"]
