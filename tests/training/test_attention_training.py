@@ -131,7 +131,7 @@ def test_hook_reduction_equals_output_attentions(setup):
 @pytest.mark.parametrize("teacher_arch, student_arch", [("mistral", "gemma"), ("gpt_neox", "phi3")])
 def test_molsaki_distils_other_architectures(teacher_arch, student_arch, bpe_tokenizer, sp_tokenizer, tmp_path):
     """Teacher and student of architectures the paper does not use, built from `arch` alone (docs/adding-a-model.md):
-    a few MoLSAKI steps through mold.training move the student and its router, with every loss term finite."""
+    a few MoLSAKI steps through mold.training lower the loss and move every student parameter and the router."""
     from mold.config import TrainingSpec
     from mold.training.distill import DistillLoss
     from mold.training.loop import train
@@ -151,5 +151,5 @@ def test_molsaki_distils_other_architectures(teacher_arch, student_arch, bpe_tok
     assert history[-1]["loss"] < history[0]["loss"]  # one batch, repeated: the loss falls
     assert sum(v for k, v in history[-1].items() if k.startswith("p_s/")) == pytest.approx(1.0, abs=1e-5)
     assert not torch.equal(router.proj.weight, router_before)
-    changed = [n for n, p in student.named_parameters() if not torch.equal(p, student_before[n])]
-    assert any("attn" in n or "attention" in n for n in changed)
+    unmoved = [n for n, p in student.named_parameters() if torch.equal(p, student_before[n])]
+    assert unmoved == []
