@@ -30,7 +30,7 @@ def build(shape: str, layers: int | None, attn_implementation: str, dtype=None, 
     directly on `device` in `dtype` (a 32B model never passes through CPU memory)."""
     import torch
 
-    from mold.models.factory import ARCH_CLASSES, tiny_config
+    from mold.models.factory import causal_lm_class, tiny_config
     from mold.config import TinyShape
 
     entry = SHAPES[shape]
@@ -39,7 +39,7 @@ def build(shape: str, layers: int | None, attn_implementation: str, dtype=None, 
     config._attn_implementation = attn_implementation
     torch.manual_seed(0)
     with torch.device(device or "cpu"):
-        model = ARCH_CLASSES[entry["arch"]][1]._from_config(config, dtype=dtype or torch.float32)
+        model = causal_lm_class(entry["arch"])._from_config(config, dtype=dtype or torch.float32)
     return model
 
 

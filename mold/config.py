@@ -17,7 +17,7 @@ PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 DATA_DIR_ENV = "MOLD_DATA_DIR"
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="File-safe key.")]
-Arch = Literal["llama", "qwen2", "gpt2"]
+ModelType = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", description="A transformers `model_type` (config.json).")]
 RealDataset = Literal["svamp", "singleeq", "asdiv", "gsm8k", "csqa"]
 
 
@@ -63,7 +63,57 @@ class RealDatasetSpec(Strict):
     limit: int | None = Field(None, ge=1, description="Keep the first N examples (tiny presets).")
 
 
-DatasetSpec = Annotated[SyntheticMathSpec | SyntheticChoiceSpec | RealDatasetSpec, Field(discriminator="kind")]
+TemplateList = str | list[str]
+
+
+class FieldTemplates(Strict):
+    """Jinja templates over one raw record, as lm-eval's `doc_to_text` / `doc_to_target` (docs/adding-a-dataset.md).
+
+    A record's keys are the templates' names; rendered text is stripped. A dataset with `choices`
+    is a choice task (answers are letters), one without is a number task."""
+
+    id: str = Field(min_length=1, description="Unique id of the example, e.g. 'mydata-{{ index }}'.")
+    question: str = Field(min_length=1, description="Question text (for choice tasks: the stem; choices are appended).")
+    answer: str = Field(min_length=1, description="Gold answer: a number, or a choice's letter or text.")
+    choices: TemplateList | None = Field(None, description="Choice tasks: one template per choice, or one template "
+                                         "rendering a list, e.g. \"{{ options | tojson }}\".")
+    rationale: str | None = Field(None, description="Gold step-by-step rationale, if the data has one.")
+    keywords: TemplateList | None = Field(None, description="Gold critical words, like `choices`.")
+
+    @model_validator(mode="after")
+    def _templates_compile(self) -> FieldTemplates:
+        from mold.data.templated import compile_fields
+
+        compile_fields(self)
+        return self
+
+    @property
+    def answer_kind(self) -> Literal["number", "choice"]:
+        return "number" if self.choices is None else "choice"
+
+
+class FileDatasetSpec(Strict):
+    kind: Literal["file"] = "file"
+    path: Path = Field(description="Absolute, or relative to the data folder (data_dir / $MOLD_DATA_DIR).")
+    format: Literal["auto", "json", "jsonl", "csv"] = Field(
+        "auto", description="'json': one array of objects; 'jsonl': one object a line; 'csv': a header row; "
+        "'auto': by suffix (.json, .jsonl/.ndjson, .csv), else by the first character.")
+    fields: FieldTemplates
+    limit: int | None = Field(None, ge=1, description="Keep the first N examples.")
+
+
+class HubDatasetSpec(Strict):
+    kind: Literal["hub"] = "hub"
+    repo: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", description="Hugging Face dataset repository, owner/name.")
+    revision: str = Field(pattern=r"^[0-9a-f]{40}$", description="Pinned commit of the repository (40 hex digits).")
+    config: str | None = Field(None, description="The dataset's configuration name, if it has several.")
+    split: str = Field(min_length=1, description="Hub split to read, e.g. 'test'.")
+    fields: FieldTemplates
+    limit: int | None = Field(None, ge=1, description="Keep the first N examples.")
+
+
+DatasetSpec = Annotated[SyntheticMathSpec | SyntheticChoiceSpec | RealDatasetSpec | FileDatasetSpec | HubDatasetSpec,
+                        Field(discriminator="kind")]
 
 
 class TaskSpec(Strict):
@@ -87,8 +137,8 @@ class TinyShape(Strict):
     hidden_size: int = Field(ge=8)
     num_layers: int = Field(ge=1)
     num_heads: int = Field(ge=1)
-    intermediate_size: int | None = Field(None, ge=8, description="MLP width (llama/qwen2); gpt2 uses 4x hidden.")
-    num_kv_heads: int | None = Field(None, ge=1, description="Grouped-query heads (llama/qwen2).")
+    intermediate_size: int | None = Field(None, ge=8, description="MLP width (default 4x hidden); gpt2 always uses 4x hidden.")
+    num_kv_heads: int | None = Field(None, ge=1, description="Grouped-query heads (model types that have them; default num_heads).")
     max_positions: int = Field(512, ge=16)
 
 
@@ -107,7 +157,8 @@ class TeacherPretrainSpec(Strict):
 
 
 class ModelSpec(Strict):
-    arch: Arch = Field(description="Architecture class: LlamaForCausalLM, Qwen2ForCausalLM or GPT2LMHeadModel.")
+    arch: ModelType = Field(description="transformers `model_type` (llama, qwen2, gpt2, mistral, ...) of a causal LM "
+                            "whose attention goes through transformers' attention interface (docs/adding-a-model.md).")
     hub_id: str | None = Field(None, description="Hugging Face hub id (real models).")
     revision: str | None = Field(None, description="Pinned hub commit of hub_id.")
     tiny: TinyShape | None = Field(None, description="Random-init model of this shape instead of a hub checkpoint.")
@@ -116,6 +167,14 @@ class ModelSpec(Strict):
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights dtype of a teacher (bf16 on GPU for "
                                                   "real models). Students always train from fp32 weights; see training.precision.")
     device_map: Literal["none", "auto"] = Field("none", description="'auto' shards a large teacher over GPUs.")
+
+    @field_validator("arch")
+    @classmethod
+    def _attention_interface(cls, arch: str) -> str:
+        from mold.models.factory import check_architecture
+
+        check_architecture(arch)
+        return arch
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -240,6 +299,10 @@ class ExperimentConfig(Strict):
             for ds in [task.train, *task.tests]:
                 if ds not in self.datasets:
                     raise ValueError(f"tasks.{key}: unknown dataset {ds!r}")
+                fields = getattr(self.datasets[ds], "fields", None)
+                if fields is not None and fields.answer_kind != task.answer_kind:
+                    raise ValueError(f"tasks.{key}: answer_kind {task.answer_kind} but dataset {ds!r} is a "
+                                     f"{fields.answer_kind} task (fields.choices {'unset' if fields.choices is None else 'set'})")
         for key, pair in self.pairs.items():
             for role in ("attention_teacher", "student"):
                 if getattr(pair, role) not in self.models:

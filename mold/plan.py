@@ -24,6 +24,17 @@ def teacher_marker(cfg: ExperimentConfig, model: str) -> Path:
     return paths.pretrained_teacher_dir(cfg, model) / "train_log.json"
 
 
+def dataset_inputs(cfg: ExperimentConfig, dataset: str) -> list[Path]:
+    """A `kind: file` dataset's file (so Snakemake reports it missing before any job, and reruns
+    `prepare_data` when it changes); other kinds have none."""
+    spec = cfg.datasets[dataset]
+    if spec.kind != "file":
+        return []
+    from mold.data.templated import dataset_path
+
+    return [dataset_path(spec.path, cfg.resolved_data_dir())]
+
+
 def train_datasets(cfg: ExperimentConfig) -> list[Path]:
     return sorted({paths.dataset_file(cfg, t.train) for t in cfg.tasks.values()})
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,3 +55,45 @@ def sp_tokenizer():
     from mold.models.tokenizers import train_tokenizer
 
     return train_tokenizer(TokenizerSpec(kind="sentencepiece", vocab_size=300), TOKENIZER_CORPUS)
+
+
+# ---------------------------------------------------------------------------
+# The worked examples of docs/ (tests/test_docs.py, tests/test_e2e_smoke.py)
+# ---------------------------------------------------------------------------
+
+
+class DocExamples:
+    """Fenced blocks of the docs, and the dataset doc's example written out as a copy of the smoke preset."""
+
+    DOCS = REPO_ROOT / "docs"
+
+    @classmethod
+    def blocks(cls, doc: str, language: str) -> list[str]:
+        """The fenced ```language blocks of a doc, in order."""
+        return re.findall(rf"^```{language}\n(.*?)^```$", (cls.DOCS / doc).read_text(encoding="utf-8"), re.M | re.S)
+
+    @staticmethod
+    def smoke_with(folder: Path, edits: dict) -> Path:
+        """A copy of the smoke preset with the doc's top-level keys merged in, key by key."""
+        from mold.config import PRESETS_DIR
+
+        raw = yaml.safe_load((PRESETS_DIR / "smoke.yaml").read_text(encoding="utf-8"))
+        for section, entries in edits.items():
+            raw[section] = {**raw[section], **entries}
+        path = folder / "my-smoke.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        return path
+
+    @classmethod
+    def dataset_example(cls, data_dir: Path, folder: Path) -> Path:
+        """Write the doc's data file under `data_dir` and its config into `folder`; return the config's path."""
+        (problems,) = cls.blocks("adding-a-dataset.md", "json")
+        target = data_dir / "mydata" / "problems.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(problems, encoding="utf-8")
+        return cls.smoke_with(folder, yaml.safe_load(cls.blocks("adding-a-dataset.md", "yaml")[0]))
+
+
+@pytest.fixture(scope="session")
+def docs() -> type[DocExamples]:
+    return DocExamples

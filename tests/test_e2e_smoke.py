@@ -1,4 +1,6 @@
-"""The whole DAG on the smoke preset, as a user runs it: snakemake, offline, CPU."""
+"""The whole DAG on the smoke preset, as a user runs it: snakemake, offline, CPU. The preset is a copy
+with docs/adding-a-dataset.md's example added by config alone (its own JSON file and field names, as
+a second math test set), so the run also shows a new dataset reaching the tables."""
 
 from __future__ import annotations
 
@@ -16,16 +18,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
+MYDATA_RECORDS = 6  # the problems in the doc's JSON block
+
+
 def _snakemake(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MOLD_DATA_DIR": str(workdir / "data")}
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "-d", str(workdir),
-           "--cores", "2", "--config", "preset=smoke", *extra]
+           "--cores", "2", "--config", f"config_file={workdir / 'my-smoke.yaml'}", *extra]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
+def smoke_run(tmp_path_factory, docs):
     workdir = tmp_path_factory.mktemp("smoke")
+    docs.dataset_example(workdir / "data", workdir)
     result = _snakemake(workdir)
     if result.returncode != 0:
         logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in sorted((workdir / "results").rglob("*.log")))
@@ -36,11 +42,20 @@ def smoke_run(tmp_path_factory):
 def test_table1_has_every_method_and_test_set(smoke_run):
     with (smoke_run / "table1.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0])[:6] == ["pair", "method", "dataset", "mean", "std", "n_seeds"]
+    assert list(rows[0])[:7] == ["pair", "method", "dataset", "mean", "std", "n_seeds", "n"]
     cells = {(r["method"], r["dataset"]) for r in rows}
     methods = ["vanilla", "dss", "molsaki", "sl:last->last"]
-    assert cells == {(m, d) for m in methods for d in ("math_test", "math_steps", "choice_test")}
+    assert cells == {(m, d) for m in methods for d in ("math_test", "math_steps", "choice_test", "mydata")}
     assert all(0.0 <= float(r["mean"]) <= 100.0 and r["n_seeds"] == "1" for r in rows)
+    assert {r["dataset"]: r["n"] for r in rows} == {"math_test": "30", "math_steps": "30", "choice_test": "30",
+                                                    "mydata": str(MYDATA_RECORDS)}
+
+
+def test_config_added_dataset_is_prepared_whole(smoke_run):
+    record = json.loads((smoke_run / "data/mydata.provenance.json").read_text())
+    assert (record["count"], record["dropped"]) == (MYDATA_RECORDS, 0)
+    ids = [json.loads(line)["id"] for line in (smoke_run / "data/mydata.jsonl").read_text().splitlines()]
+    assert ids == [f"mydata-{i}" for i in range(101, 107)]
     assert "±" in (smoke_run / "table1.md").read_text()
     assert (smoke_run / "table2.md").exists()
 
@@ -70,7 +85,7 @@ def test_eval_keeps_per_sample_logs(smoke_run):
     record = json.loads((smoke_run / "eval/tiny/math/dss/seed0.json").read_text())
     assert record["scores"]["math_test"]["n"] == 30
     samples = (smoke_run / "eval/tiny/math/dss/seed0.samples.jsonl").read_text().splitlines()
-    assert len(samples) == 60  # math_test + math_steps
+    assert len(samples) == 60 + MYDATA_RECORDS  # math_test + math_steps + mydata
     assert json.loads(samples[0])["prompt"].startswith("predict: ")
 
 

@@ -6,7 +6,7 @@ import re
 
 from mold import paths, plan
 from mold.config import load_preset
-from mold.models.factory import ARCH_CLASSES
+from mold.models.factory import causal_lm_class
 
 PAPER, TINY = load_preset("paper"), load_preset("paper-tiny")
 
@@ -39,7 +39,7 @@ def test_paper_tiny_models_are_tiny_models_of_the_same_class():
     assert TINY.models.keys() == PAPER.models.keys()
     for key, model in PAPER.models.items():
         mine = TINY.models[key]
-        assert mine.arch == model.arch and ARCH_CLASSES[mine.arch]
+        assert mine.arch == model.arch and causal_lm_class(mine.arch)
         assert mine.tiny is not None and mine.hub_id is None and mine.tokenizer.kind in ("bpe", "sentencepiece")
     # Table 2's single-layer maps exist in the stand-ins (teacher layers 13-15, student layers 8 / 17 / 24)
     analysis = TINY.pairs["llama3-8b_gpt2-medium"]

@@ -125,3 +125,13 @@ def test_all_eval_files_count_and_uniqueness(mini):
     assert len(files) == expected
     assert len(set(files)) == len(files)
     assert paths.eval_file(mini, "tiny", "math", "sl:last->last", 1) in files
+
+
+def test_dataset_inputs_name_a_file_dataset_only(mini, tmp_path, monkeypatch):
+    from mold.config import FileDatasetSpec
+
+    file_spec = FileDatasetSpec.model_validate({"path": "mine/p.json", "fields": {"id": "{{ i }}", "question": "{{ q }}", "answer": "{{ a }}"}})
+    cfg = mini.model_copy(update={"datasets": {**mini.datasets, "mine": file_spec}})
+    monkeypatch.setenv("MOLD_DATA_DIR", str(tmp_path))
+    assert plan.dataset_inputs(cfg, "mine") == [tmp_path / "mine/p.json"]
+    assert all(plan.dataset_inputs(cfg, name) == [] for name in mini.datasets)

@@ -35,6 +35,19 @@ def format_number(value: float) -> str:
     return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
+STRICT_NUMBER_RE = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|-?\.\d+")
+
+
+def canonical_number(text: str) -> str | None:
+    """The canonical text of `text` if it is exactly one number ('18.0' -> '18', '1,000' -> '1000'),
+    else None: unlike `normalize_number`, 'about 5 apples' is not a gold answer."""
+    stripped = text.strip()
+    if not STRICT_NUMBER_RE.fullmatch(stripped):
+        return None
+    value = float(stripped.replace(",", ""))
+    return format_number(value) if math.isfinite(value) else None
+
+
 def normalize_number(text: str) -> str | None:
     """`"1,000"` -> `"1000"`, `"18.0"` -> `"18"`, `"$3.50"` -> `"3.5"`; None if no number."""
     value = parse_number(text)

@@ -11,7 +11,7 @@ Local mode reads files laid out as in `../shared/data` (see its README and PROVE
 | csqa | train / test | `csqa/train_rand_split.jsonl` / `dev_rand_split.jsonl` (dev serves as test) | 9741 / 1221 |
 
 Hub mode reads the pinned `HUB_SOURCES`; local and hub records go through the same
-record -> `Example` functions (`svamp_example`, `gsm8k_example`, ...), so both give the same ids.
+record -> `Example` mapping (SVAMP's `BUILTIN_FIELDS` templates, `gsm8k_example`, ...), so both give the same ids.
 `paper_subset` draws the paper's unpublished 108 / 406 test sizes as a seeded sample (paper Table 4; docs/paper-to-code.md
 [choice]). Every bad record raises `DataError` naming file, record and field; none is dropped.
 """
@@ -28,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from mold.config import DATA_DIR_ENV, RealDatasetSpec
-from mold.data.answers import format_number
+from mold.config import DATA_DIR_ENV, FieldTemplates, RealDatasetSpec
+from mold.data.answers import canonical_number
 from mold.data.schema import CHOICE_LETTERS, Example, format_choices
+from mold.data.records import Located, hub_source_name, hub_split_rows, read_file_records
+from mold.data.templated import map_records
 from mold.io import DataError, iter_jsonl_dicts, read_json
 
 SPLIT_SEED = 0  # DSS's SVAMP split seed and the paper-subset seed (paper Table 4; docs/paper-to-code.md).
@@ -47,7 +49,6 @@ LOCAL_FILES: dict[tuple[str, str], str] = {
     ("csqa", "train"): "csqa/train_rand_split.jsonl",
     ("csqa", "test"): "csqa/dev_rand_split.jsonl",
 }
-NUMBER_TEXT_RE = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+")
 CALCULATOR_RE = re.compile(r"<<[^<>]*>>")  # GSM8K's `<<48/2=24>>` annotations
 
 
@@ -91,13 +92,10 @@ class Rec:
 def number_text(value: Any, rec: Rec, field: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise rec.error(field, f"expected a number, got {type(value).__name__}")
-    if isinstance(value, str):
-        if not NUMBER_TEXT_RE.fullmatch(value.strip()):
-            raise rec.error(field, f"not a number: {value!r}")
-        value = float(value.replace(",", ""))
-    if not np.isfinite(value):
-        raise rec.error(field, f"not a finite number: {value!r}")
-    return format_number(float(value))
+    canonical = canonical_number(value if isinstance(value, str) else repr(float(value)))
+    if canonical is None:
+        raise rec.error(field, f"not a number: {value!r}")
+    return canonical
 
 
 def join_question(body: str, question: str) -> str:
@@ -106,21 +104,25 @@ def join_question(body: str, question: str) -> str:
 
 
 # ----------------------------------------------------------------------------- record -> Example
-def svamp_example(rec: Rec) -> Example:
-    """SVAMP.json and ChilleD/SVAMP: `ID`, `Body`, `Question`, `Answer` (float or numeric string)."""
-    body, question = rec.text("Body"), rec.text("Question")
-    return Example(id=f"svamp-{rec.text('ID')}", question=join_question(body, question),
-                   answer=rec.number("Answer"), source="svamp")
+# SVAMP and SingleEq have the flat JSON shape of `kind: file` datasets (docs/adding-a-dataset.md): they
+# go through the same field templates; the others need code (GSM8K's '####' answer and calculator
+# annotations, CSQA's labelled choices, ASDiv's XML, units and fold ids).
+BUILTIN_FIELDS: dict[str, FieldTemplates] = {
+    # SVAMP.json and ChilleD/SVAMP: `ID`, `Body`, `Question`, `Answer` (float or numeric string).
+    "svamp": FieldTemplates(id="svamp-{{ ID }}", question="{{ Body | trim }} {{ Question | trim }}", answer="{{ Answer }}"),
+    # SingleEq questions.json: `iIndex`, `sQuestion`, `lSolutions` (gold answer first).
+    "singleeq": FieldTemplates(id="singleeq-{{ iIndex }}", question="{{ sQuestion }}", answer="{{ lSolutions[0] }}"),
+}
 
 
-def singleeq_example(rec: Rec) -> Example:
-    """SingleEq questions.json: `iIndex`, `sQuestion`, `lSolutions` (gold answer first)."""
-    solutions = rec.items("lSolutions")
-    if not solutions:
-        raise rec.error("lSolutions", "empty")
-    index = rec.get("iIndex", int)
-    return Example(id=f"singleeq-{index}", question=rec.text("sQuestion"),
-                   answer=number_text(solutions[0], rec, "lSolutions"), source="singleeq")
+def templated_benchmark(name: str, records: list[Located], src: Path | str) -> list[Example]:
+    """A built-in benchmark through its field templates. The paper's sets load whole: a record the
+    templates would drop is an error here."""
+    loaded = map_records(records, BUILTIN_FIELDS[name], src, source=name)
+    if loaded.dropped:
+        first = loaded.dropped[0]
+        raise DataError(src, first.record, first.field, first.reason)
+    return loaded.examples
 
 
 def asdiv_answer(text: str, rec: Rec, field: str = "Answer") -> str:
@@ -203,13 +205,6 @@ def paper_subset(examples: list[Example], size: int) -> list[Example]:
 
 
 # ----------------------------------------------------------------------------- local files
-def json_array_recs(path: Path) -> list[Rec]:
-    data = read_json(path)
-    if not isinstance(data, list):
-        raise DataError(path, None, None, f"expected a JSON array, got {type(data).__name__}")
-    return [Rec(item, str(path), f"#{i}") for i, item in enumerate(data)]
-
-
 def jsonl_recs(path: Path) -> list[tuple[int, Rec]]:
     """(0-based position, record); records are located by 1-based line number."""
     return [(i, Rec(obj, str(path), line)) for i, (line, obj) in enumerate(iter_jsonl_dicts(path))]
@@ -250,10 +245,9 @@ def load_local(name: str, split: str, root: Path) -> list[Example]:
     path = root / LOCAL_FILES[name, split]
     if not path.exists():
         raise FileNotFoundError(f"{path}: missing; data_dir must be laid out like ../shared/data (paper Table 4; docs/paper-to-code.md)")
-    if name == "svamp":
-        return dss_svamp_split([svamp_example(rec) for rec in json_array_recs(path)], split)
-    if name == "singleeq":
-        return [singleeq_example(rec) for rec in json_array_recs(path)]
+    if name in BUILTIN_FIELDS:
+        examples = templated_benchmark(name, read_file_records(path, "json"), path)
+        return dss_svamp_split(examples, split) if name == "svamp" else examples
     if name == "asdiv":
         return load_local_asdiv(root)
     if name == "gsm8k":
@@ -287,34 +281,30 @@ HUB_SOURCES: dict[str, HubSource] = {
 
 def hub_rows(source: HubSource, split: str) -> list[dict]:
     """All rows of one hub split (network, or the HF cache when offline)."""
-    from datasets import load_dataset
-
-    dataset = load_dataset(source.repo, source.config, split=split, revision=source.revision)
-    return [dict(row) for row in dataset]
+    return hub_split_rows(source.repo, source.config, source.revision, split)
 
 
-def svamp_hub_order(recs: list[Rec]) -> list[Rec]:
-    """ChilleD/SVAMP rows back in SVAMP.json order (`chal-1` ... `chal-1000`)."""
-    def key(rec: Rec) -> int:
-        match = re.fullmatch(r"chal-(\d+)", rec.text("ID"))
+def svamp_hub_order(examples: list[Example]) -> list[Example]:
+    """ChilleD/SVAMP problems back in SVAMP.json order (`chal-1` ... `chal-1000`)."""
+    def key(example: Example) -> int:
+        match = re.fullmatch(r"svamp-chal-(\d+)", example.id)
         if match is None:
-            raise rec.error("ID", "expected 'chal-<n>'")
+            raise ValueError(f"ChilleD/SVAMP: id {example.id!r} is not 'svamp-chal-<n>'")
         return int(match.group(1))
 
-    return sorted(recs, key=key)
+    return sorted(examples, key=key)
 
 
 def load_hub(name: str, split: str) -> list[Example]:
     source = HUB_SOURCES.get(name)
     if source is None or split not in source.splits:
         raise ValueError(f"{name}/{split}: no pinned hub source; use source: local (paper Table 4; docs/paper-to-code.md)")
-    recs = [
-        Rec(row, f"hf://{source.repo}@{source.revision[:12]}/{hub_split}", i)
-        for hub_split in source.splits[split]
-        for i, row in enumerate(hub_rows(source, hub_split))
-    ]
+    parts = [(hub_source_name(source.repo, source.revision, hub_split), hub_rows(source, hub_split))
+             for hub_split in source.splits[split]]
     if name == "svamp":
-        return dss_svamp_split([svamp_example(rec) for rec in svamp_hub_order(recs)], split)
+        examples = [ex for src, rows in parts for ex in templated_benchmark(name, [(f"#{i}", r) for i, r in enumerate(rows)], src)]
+        return dss_svamp_split(svamp_hub_order(examples), split)
+    recs = [Rec(row, src, i) for src, rows in parts for i, row in enumerate(rows)]
     if name == "gsm8k":
         return [gsm8k_example(rec, split, i) for i, rec in enumerate(recs)]
     mapper: Callable[[Rec], Example] = csqa_hub_example if name == "csqa" else asdiv_calc_example

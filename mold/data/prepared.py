@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from mold import paths
-from mold.config import ExperimentConfig, RealDatasetSpec
+from mold.config import ExperimentConfig, FileDatasetSpec, HubDatasetSpec, RealDatasetSpec
 from mold.data.schema import Example
+from mold.data.templated import Loaded
 from mold.io import read_jsonl
 from mold.teacher.prompts import INSTRUCTIONS, format_reply
 
 
-def load_examples(cfg: ExperimentConfig, dataset: str) -> list[Example]:
-    """Build a dataset from its spec: a synthetic generator or a real benchmark loader."""
+def load_examples(cfg: ExperimentConfig, dataset: str) -> Loaded:
+    """Build a dataset from its spec: a synthetic generator, a real benchmark loader, or field
+    templates over a file or hub split (which may drop records with unusable answers)."""
     spec = cfg.datasets[dataset]
+    if isinstance(spec, (FileDatasetSpec, HubDatasetSpec)):
+        from mold.data.templated import load_templated
+
+        return load_templated(spec, dataset, cfg.resolved_data_dir())
     if isinstance(spec, RealDatasetSpec):
         from mold.data.loaders import load_real_dataset
 
-        return load_real_dataset(spec, cfg.resolved_data_dir())
+        return Loaded(load_real_dataset(spec, cfg.resolved_data_dir()), [])
     from mold.data.synthetic import generate
 
-    return generate(spec, dataset)
+    return Loaded(generate(spec, dataset), [])
 
 
 def read_prepared(cfg: ExperimentConfig, dataset: str) -> list[Example]:

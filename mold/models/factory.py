@@ -1,43 +1,62 @@
-"""Build or load causal LMs of the three architecture classes the paper uses."""
+"""Build or load causal LMs: any transformers `model_type` whose attention goes through transformers'
+attention interface (docs/adding-a-model.md); the paper uses Llama, Qwen2 and GPT-2."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import inspect
+
 import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    GPT2Config,
-    GPT2LMHeadModel,
-    LlamaConfig,
-    LlamaForCausalLM,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    Qwen2Config,
-    Qwen2ForCausalLM,
-)
+import transformers
+from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from mold.config import ModelSpec, TinyShape
 
-ARCH_CLASSES = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM), "gpt2": (GPT2Config, GPT2LMHeadModel)}
+
+def causal_lm_class(arch: str) -> type[PreTrainedModel]:
+    """The `AutoModelForCausalLM` class of the transformers `model_type` `arch` (e.g. 'mistral' -> MistralForCausalLM)."""
+    name = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(arch)
+    if name is None:
+        raise ValueError(f"{arch!r} is not a causal-LM model_type of transformers {transformers.__version__}")
+    return getattr(transformers, name)
+
+
+def check_architecture(arch: str) -> None:
+    """Refuse a model mold cannot read: stepwise attention and the router's value vectors are taken
+    inside the attention function (mold.molsaki.attention), so the model must call transformers'
+    attention interface, and must not change the attention logits beyond scaling and the mask."""
+    model_class = causal_lm_class(arch)
+    if not model_class._supports_attention_backend:
+        raise ValueError(f"{model_class.__name__} computes attention in its own code, not through transformers' attention "
+                         "interface (its _supports_attention_backend is False), so MoLSAKI cannot read its attention "
+                         "maps or value vectors")
+    if getattr(AutoConfig.for_model(arch), "attn_logit_softcapping", None):
+        raise ValueError(f"{model_class.__name__} soft-caps its attention logits (attn_logit_softcapping), which mold's "
+                         "attention functions do not apply")
 
 
 def tiny_config(arch: str, shape: TinyShape, tokenizer: PreTrainedTokenizerBase):
-    """A config of the real architecture class, sized by `shape`, for `tokenizer`'s vocabulary."""
+    """A config of the real architecture class, sized by `shape`, for `tokenizer`'s vocabulary. Other
+    model types take the names most configs share (hidden_size, num_hidden_layers, ...)."""
     special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
     if arch == "gpt2":
         return GPT2Config(
             vocab_size=len(tokenizer), n_embd=shape.hidden_size, n_layer=shape.num_layers, n_head=shape.num_heads,
             n_positions=shape.max_positions, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **special,
         )
-    config_cls = ARCH_CLASSES[arch][0]
-    return config_cls(
-        vocab_size=len(tokenizer), hidden_size=shape.hidden_size, num_hidden_layers=shape.num_layers,
-        num_attention_heads=shape.num_heads, num_key_value_heads=shape.num_kv_heads or shape.num_heads,
-        intermediate_size=shape.intermediate_size or 4 * shape.hidden_size,
-        max_position_embeddings=shape.max_positions, tie_word_embeddings=True, **special,
-    )
+    config_class = CONFIG_MAPPING[arch]
+    sized = {"vocab_size": len(tokenizer), "hidden_size": shape.hidden_size, "num_hidden_layers": shape.num_layers,
+             "num_attention_heads": shape.num_heads, "num_key_value_heads": shape.num_kv_heads or shape.num_heads,
+             "intermediate_size": shape.intermediate_size or 4 * shape.hidden_size,
+             "max_position_embeddings": shape.max_positions}
+    accepted = inspect.signature(config_class.__init__).parameters.keys() | config_class.attribute_map.keys()
+    for key, given in (("num_key_value_heads", shape.num_kv_heads), ("intermediate_size", shape.intermediate_size)):
+        if given is not None and key not in accepted:
+            raise ValueError(f"{config_class.__name__} has no {key}; leave it out of `tiny`")
+    return config_class(**{k: v for k, v in sized.items() if k in accepted}, tie_word_embeddings=True, **special)
 
 
 def build_tiny_model(spec: ModelSpec, tokenizer: PreTrainedTokenizerBase, seed: int, attn_implementation: str = "sdpa") -> PreTrainedModel:
@@ -47,7 +66,7 @@ def build_tiny_model(spec: ModelSpec, tokenizer: PreTrainedTokenizerBase, seed: 
     torch.manual_seed(seed)
     config = tiny_config(spec.arch, spec.tiny, tokenizer)
     config._attn_implementation = attn_implementation
-    return ARCH_CLASSES[spec.arch][1](config)
+    return causal_lm_class(spec.arch)(config)
 
 
 def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_implementation: str = "sdpa") -> PreTrainedModel:
@@ -61,7 +80,10 @@ def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_impleme
     if spec.device_map == "auto":
         config = AutoConfig.from_pretrained(source, revision=kwargs.get("revision"))
         kwargs["device_map"] = shard_plan(config, dtype, gpu_memory_budget())
-    return AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    if model.config.model_type != spec.arch:
+        raise ValueError(f"{source}: a {model.config.model_type!r} checkpoint, but the config says arch: {spec.arch}")
+    return model
 
 
 def gpu_memory_budget(headroom: float = 0.85) -> dict[int, int]:

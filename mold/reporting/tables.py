@@ -70,6 +70,7 @@ class Row:
     mean: float
     std: float  # sample std over seeds; 0.0 with a single seed
     n_seeds: int
+    n: int | None = None  # examples scored per seed (for an average: summed over its datasets)
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,9 @@ def load_eval_records(paths: Iterable[Path | str]) -> list[EvalRecord]:
     return records
 
 
-def _scores_by_run(records: Iterable[EvalRecord]) -> dict[tuple[str, str, int], dict[str, float]]:
-    """Accuracy (%) per dataset for each (pair, method, seed), merged over task files."""
-    runs: dict[tuple[str, str, int], dict[str, float]] = defaultdict(dict)
+def _scores_by_run(records: Iterable[EvalRecord]) -> dict[tuple[str, str, int], dict[str, tuple[float, int]]]:
+    """(accuracy in %, examples scored) per dataset for each (pair, method, seed), merged over task files."""
+    runs: dict[tuple[str, str, int], dict[str, tuple[float, int]]] = defaultdict(dict)
     for rec in records:
         run = runs[(rec.pair, rec.method, rec.seed)]
         for dataset, score in rec.scores.items():
@@ -114,7 +115,7 @@ def _scores_by_run(records: Iterable[EvalRecord]) -> dict[tuple[str, str, int], 
                 raise ValueError(
                     f"two records score {dataset!r} for pair {rec.pair!r}, method {rec.method!r}, seed {rec.seed}"
                 )
-            run[dataset] = 100.0 * score.acc
+            run[dataset] = (100.0 * score.acc, score.n)
     return runs
 
 
@@ -136,17 +137,21 @@ def aggregate(
     aggregated like any dataset, so its std is the spread of the seeds' averages.
     """
     labels = _pair_labels(records)
-    by_cell: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    by_cell: dict[tuple[str, str, str], list[tuple[float, int]]] = defaultdict(list)
     for (pair, method, _seed), scores in sorted(_scores_by_run(records).items()):
         if average_over and all(d in scores for d in average_over):
-            scores = {**scores, average_name: statistics.fmean(scores[d] for d in average_over)}
-        for dataset, acc in scores.items():
-            by_cell[(pair, method, dataset)].append(acc)
-    return [
-        Row(pair, labels[pair], method, dataset, statistics.fmean(accs),
-            statistics.stdev(accs) if len(accs) > 1 else 0.0, len(accs))
-        for (pair, method, dataset), accs in sorted(by_cell.items())
-    ]
+            average = statistics.fmean(scores[d][0] for d in average_over), sum(scores[d][1] for d in average_over)
+            scores = {**scores, average_name: average}
+        for dataset, score in scores.items():
+            by_cell[(pair, method, dataset)].append(score)
+    rows = []
+    for (pair, method, dataset), scores in sorted(by_cell.items()):
+        accs, counts = [acc for acc, _ in scores], {n for _, n in scores}
+        if len(counts) > 1:
+            raise ValueError(f"pair {pair!r}, method {method!r}: seeds scored different numbers of {dataset!r} examples {sorted(counts)}")
+        rows.append(Row(pair, labels[pair], method, dataset, statistics.fmean(accs),
+                        statistics.stdev(accs) if len(accs) > 1 else 0.0, len(accs), counts.pop()))
+    return rows
 
 
 def load_paper_numbers(
@@ -292,12 +297,13 @@ def _csv(layout: _Layout) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     extra = ["paper", "delta"] if layout.with_paper else []
-    writer.writerow([*layout.csv_keys, "dataset", "mean", "std", "n_seeds", *extra])
+    writer.writerow([*layout.csv_keys, "dataset", "mean", "std", "n_seeds", "n", *extra])
     for line in layout.lines:
         for cell in line.cells:
             if cell.ours is None:
                 continue
-            row = [*cell.keys, cell.dataset, f"{cell.ours.mean:.2f}", f"{cell.ours.std:.2f}", cell.ours.n_seeds]
+            row = [*cell.keys, cell.dataset, f"{cell.ours.mean:.2f}", f"{cell.ours.std:.2f}", cell.ours.n_seeds,
+                   "" if cell.ours.n is None else cell.ours.n]
             if layout.with_paper:
                 known = cell.paper is not None
                 row += [f"{cell.paper:.1f}", f"{cell.ours.mean - cell.paper:+.2f}"] if known else ["", ""]

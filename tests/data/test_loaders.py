@@ -20,7 +20,6 @@ from mold.data.loaders import (
     csqa_hub_example,
     gsm8k_example,
     load_real_dataset,
-    svamp_example,
 )
 from mold.data.palm import eval_arithmetic
 from mold.data.schema import Example
@@ -201,7 +200,8 @@ def test_svamp_record_missing_body(tmp_path):
     path = write(tmp_path, "svamp/SVAMP.json", json.dumps(rows))
     with pytest.raises(DataError) as info:  # whichever split the bad problem falls in
         load_real_dataset(RealDatasetSpec(name="svamp", split="test"), tmp_path)
-    assert_locates(info.value, path, "#1", "Body")
+    assert_locates(info.value, path, "#1", "question")  # the template field; the message names the key
+    assert "'Body' is undefined" in str(info.value)
 
 
 def test_svamp_needs_all_problems(tmp_path):
@@ -242,7 +242,16 @@ def test_singleeq_without_solution(tmp_path):
     path = write(tmp_path, "singleeq/questions.json", json.dumps(rows))
     with pytest.raises(DataError) as info:
         load_real_dataset(RealDatasetSpec(name="singleeq", split="test"), tmp_path)
-    assert_locates(info.value, path, "#1", "lSolutions")
+    assert_locates(info.value, path, "#1", "answer")
+
+
+def test_singleeq_unparsable_answer_is_an_error_not_a_drop(tmp_path):
+    """The paper's test sets load whole: what a `kind: file` dataset would drop stops a built-in one."""
+    rows = [{"iIndex": 0, "sQuestion": "x?", "lSolutions": [1.0]}, {"iIndex": 1, "sQuestion": "y?", "lSolutions": ["two"]}]
+    path = write(tmp_path, "singleeq/questions.json", json.dumps(rows))
+    with pytest.raises(DataError, match="'two' is not a number") as info:
+        load_real_dataset(RealDatasetSpec(name="singleeq", split="test"), tmp_path)
+    assert_locates(info.value, path, "#1", "answer")
 
 
 def asdiv_problem(problem_id: str, answer: str) -> str:
@@ -269,7 +278,7 @@ def test_invalid_json_is_located(tmp_path):
 def test_svamp_hub_row():
     row = {"ID": "chal-777", "Body": "There are 87 oranges and 290 bananas.", "Question": "How big is each group? ",
            "Equation": "( 290.0 / 2.0 )", "Answer": "145", "Type": "Common-Division", "question_concat": "..."}
-    ex = svamp_example(Rec(row, "mem", 0))
+    [ex] = loaders.templated_benchmark("svamp", [("#0", row)], "mem")
     assert (ex.id, ex.answer) == ("svamp-chal-777", "145")
     assert ex.question == "There are 87 oranges and 290 bananas. How big is each group?"
 

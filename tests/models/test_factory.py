@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM
+from pydantic import ValidationError
+from transformers import (
+    GemmaForCausalLM,
+    GPT2LMHeadModel,
+    GPTNeoXForCausalLM,
+    LlamaForCausalLM,
+    MistralForCausalLM,
+    Phi3ForCausalLM,
+    Qwen2ForCausalLM,
+)
 
 from mold.config import ModelSpec, TinyShape, TokenizerSpec
 from mold.models.factory import build_tiny_model, tiny_config
@@ -68,7 +77,8 @@ SHAPE = TinyShape(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=3
 
 
 @pytest.mark.parametrize(
-    ("arch", "cls"), [("llama", LlamaForCausalLM), ("qwen2", Qwen2ForCausalLM), ("gpt2", GPT2LMHeadModel)]
+    ("arch", "cls"), [("llama", LlamaForCausalLM), ("qwen2", Qwen2ForCausalLM), ("gpt2", GPT2LMHeadModel),
+                      ("mistral", MistralForCausalLM), ("gemma", GemmaForCausalLM), ("phi3", Phi3ForCausalLM)]
 )
 def test_build_tiny_model(tokenizer, arch, cls):
     spec = ModelSpec(arch=arch, tiny=SHAPE, tokenizer=TokenizerSpec(kind="bpe"))
@@ -108,3 +118,25 @@ def test_build_tiny_model_needs_tiny_spec(bpe_tokenizer):
     spec = ModelSpec(arch="gpt2", hub_id="openai-community/gpt2", tokenizer=TokenizerSpec(kind="hub"))
     with pytest.raises(ValueError, match="needs a model spec with `tiny`"):
         build_tiny_model(spec, bpe_tokenizer, seed=0)
+
+
+def test_any_model_type_takes_the_shared_config_names(bpe_tokenizer):
+    """A model type beyond the paper's gets the shape by the names most configs share; one without
+    grouped-query heads refuses `num_kv_heads` rather than silently ignoring it."""
+    neox = tiny_config("gpt_neox", SHAPE.model_copy(update={"num_kv_heads": None}), bpe_tokenizer)
+    assert (neox.hidden_size, neox.num_hidden_layers, neox.num_attention_heads, neox.intermediate_size) == (16, 2, 2, 32)
+    assert neox.max_position_embeddings == 64 and neox.vocab_size == len(bpe_tokenizer)
+    spec = ModelSpec(arch="gpt_neox", tiny=SHAPE.model_copy(update={"num_kv_heads": None}), tokenizer=TokenizerSpec(kind="bpe"))
+    assert type(build_tiny_model(spec, bpe_tokenizer, seed=0)) is GPTNeoXForCausalLM
+    with pytest.raises(ValueError, match="GPTNeoXConfig has no num_key_value_heads"):
+        tiny_config("gpt_neox", SHAPE, bpe_tokenizer)
+
+
+@pytest.mark.parametrize(("arch", "why"), [
+    ("bloom", r"BloomForCausalLM computes attention in its own code, not through transformers' attention interface"),
+    ("gemma2", r"Gemma2ForCausalLM soft-caps its attention logits"),
+    ("bert-base", r"'bert-base' is not a causal-LM model_type"),
+])
+def test_models_mold_cannot_read_are_refused_at_validation(arch, why):
+    with pytest.raises(ValidationError, match=why):
+        ModelSpec.model_validate({"arch": arch, "tiny": SHAPE.model_dump(), "tokenizer": {"kind": "bpe"}})

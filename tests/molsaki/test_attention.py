@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
 
 from mold.molsaki import RMSNorm, pooled_rms, stepwise_attention
 from mold.molsaki.attention import register, sdpa_with_word_mass, stepwise_maps
@@ -21,6 +30,13 @@ def _models():
                                                     num_key_value_heads=2, intermediate_size=48))
     yield "qwen2", Qwen2ForCausalLM(Qwen2Config(vocab_size=61, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                                                 num_key_value_heads=1, intermediate_size=48))
+    # Architectures beyond the paper's (docs/adding-a-model.md): sliding-window GQA, a separate
+    # head_dim with its own query scale, fused QKV, partial rotary with parallel residuals.
+    shared = {"vocab_size": 61, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48,
+              "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0}
+    for arch, extra in (("mistral", {"num_key_value_heads": 2}), ("gemma", {"num_key_value_heads": 1, "head_dim": 16}),
+                        ("phi3", {"num_key_value_heads": 2}), ("gpt_neox", {})):
+        yield arch, AutoModelForCausalLM.from_config(AutoConfig.for_model(arch, **shared, **extra))
 
 
 def _groups():

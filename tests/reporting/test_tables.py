@@ -15,6 +15,7 @@ from mold.reporting.tables import (
     EvalRecord,
     PaperRow,
     Row,
+    Score,
     aggregate,
     load_eval_records,
     load_paper_numbers,
@@ -35,7 +36,7 @@ def record(method: str, seed: int, pair: str = PAIR, **accs: float) -> EvalRecor
 
 
 def row(method: str, dataset: str, mean: float, std: float = 0.0, n_seeds: int = 3, pair: str = PAIR) -> Row:
-    return Row(pair, LABEL if pair == PAIR else pair.upper(), method, dataset, mean, std, n_seeds)
+    return Row(pair, LABEL if pair == PAIR else pair.upper(), method, dataset, mean, std, n_seeds, 200)
 
 
 # ---------------------------------------------------------------- aggregate
@@ -63,6 +64,13 @@ def test_aggregate_average_is_per_seed_then_over_seeds():
     assert rows["avg"].mean == pytest.approx(45.0)
     assert rows["avg"].std == pytest.approx(math.sqrt(450.0))
     assert rows["avg"].n_seeds == 2
+    assert rows["svamp"].n == 200 and rows["avg"].n == 400  # examples behind each seed's average
+
+
+def test_aggregate_n_is_what_each_seed_scored():
+    uneven = record("dss", 1, svamp=0.6).model_copy(update={"scores": {"svamp": Score(acc=0.6, n=150)}})
+    with pytest.raises(ValueError, match=r"seeds scored different numbers of 'svamp' examples \[150, 200\]"):
+        aggregate([record("dss", 0, svamp=0.5), uneven])
 
 
 def test_aggregate_average_skips_seeds_missing_a_dataset():
@@ -130,11 +138,11 @@ ROWS_T1 = [
 def test_table1_csv_is_exact_long_format():
     tables = table1(ROWS_T1, ["svamp", "gsm8k"], ["vanilla", "dss", "molsaki"])
     assert tables["csv"] == (
-        "pair,method,dataset,mean,std,n_seeds\n"
-        "tiny_pair,dss,svamp,55.00,7.07,2\n"
-        "tiny_pair,dss,gsm8k,12.34,1.00,2\n"
-        "tiny_pair,molsaki,svamp,49.50,1.20,2\n"
-        "other,vanilla,svamp,10.00,0.00,2\n"
+        "pair,method,dataset,mean,std,n_seeds,n\n"
+        "tiny_pair,dss,svamp,55.00,7.07,2,200\n"
+        "tiny_pair,dss,gsm8k,12.34,1.00,2,200\n"
+        "tiny_pair,molsaki,svamp,49.50,1.20,2,200\n"
+        "other,vanilla,svamp,10.00,0.00,2,200\n"
     )
 
 
@@ -171,10 +179,10 @@ def test_table1_with_paper_numbers_and_delta_by_hand():
     assert "|  | MoLSAKI | 49.5 ± 1.2 (paper 49.5, Δ +0.0) | – |" in lines
     assert "Δ = ours − paper" in tables["md"]
     assert tables["csv"] == (
-        "pair,method,dataset,mean,std,n_seeds,paper,delta\n"
-        "tiny_pair,dss,svamp,55.00,7.07,2,48.0,+7.00\n"
-        "tiny_pair,dss,gsm8k,12.34,1.00,2,,\n"
-        "tiny_pair,molsaki,svamp,49.50,1.20,2,49.5,+0.00\n"
+        "pair,method,dataset,mean,std,n_seeds,n,paper,delta\n"
+        "tiny_pair,dss,svamp,55.00,7.07,2,200,48.0,+7.00\n"
+        "tiny_pair,dss,gsm8k,12.34,1.00,2,200,,\n"
+        "tiny_pair,molsaki,svamp,49.50,1.20,2,200,49.5,+0.00\n"
     )
 
 
@@ -230,7 +238,7 @@ def test_table2_shows_molsaki_as_mol_with_avg_column_and_paper():
     assert "|  | SL last→last | – (paper 43.0) | – (paper 28.1) | – (paper 35.8) |" in lines
     assert "|  | MoL | 44.5 ± 0.0 (paper 44.5, Δ +0.0) | 30.5 ± 0.0 (paper 30.5, Δ +0.0) " \
            "| 37.5 ± 0.0 (paper 37.5, Δ +0.0) |" in lines
-    assert "tiny_pair,molsaki,avg,37.50,0.00,3,37.5,+0.00" in tables["csv"].splitlines()
+    assert "tiny_pair,molsaki,avg,37.50,0.00,3,200,37.5,+0.00" in tables["csv"].splitlines()
 
 
 def test_table2_needs_exactly_one_pair():
@@ -251,10 +259,10 @@ def test_table3_settings_by_rows_and_paper():
     assert "| Rationale from PaLM-540B, attention from the teacher | DSS | – (paper 43.0) " \
            "| 33.3 ± 0.0 (paper 33.3, Δ +0.0) | – (paper 36.4) |" in lines
     assert tables["csv"] == (
-        "setting,pair,method,dataset,mean,std,n_seeds,paper,delta\n"
-        "unified,tiny_pair,dss,svamp,48.00,0.00,3,48.0,+0.00\n"
-        "unified,tiny_pair,dss,avg,38.00,0.00,3,38.1,-0.10\n"
-        "hybrid,hybrid_pair,dss,singleeq,33.30,0.00,3,33.3,+0.00\n"
+        "setting,pair,method,dataset,mean,std,n_seeds,n,paper,delta\n"
+        "unified,tiny_pair,dss,svamp,48.00,0.00,3,200,48.0,+0.00\n"
+        "unified,tiny_pair,dss,avg,38.00,0.00,3,200,38.1,-0.10\n"
+        "hybrid,hybrid_pair,dss,singleeq,33.30,0.00,3,200,33.3,+0.00\n"
     )
 
 

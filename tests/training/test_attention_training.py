@@ -126,3 +126,30 @@ def test_hook_reduction_equals_output_attentions(setup):
     reference = torch.stack([stepwise_attention(a[0].mean(0), steps, words) for a in full])
     got = teacher_targets(teacher, [ids], [(steps, words)], t_tok.pad_token_id)[0]
     torch.testing.assert_close(got, reference, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("teacher_arch, student_arch", [("mistral", "gemma"), ("gpt_neox", "phi3")])
+def test_molsaki_distils_other_architectures(teacher_arch, student_arch, bpe_tokenizer, sp_tokenizer, tmp_path):
+    """Teacher and student of architectures the paper does not use, built from `arch` alone (docs/adding-a-model.md):
+    a few MoLSAKI steps through mold.training lower the loss and move every student parameter and the router."""
+    from mold.config import TrainingSpec
+    from mold.training.distill import DistillLoss
+    from mold.training.loop import train
+
+    teacher, student = _model(teacher_arch, sp_tokenizer, layers=3), _model(student_arch, bpe_tokenizer)
+    method = get_method("molsaki")
+    targets, _ = _targets(teacher, sp_tokenizer, method)
+    batch = _batch(bpe_tokenizer, targets)
+    router = build_router(student, LossSpec())
+    student_before = {n: p.detach().clone() for n, p in student.named_parameters()}
+    router_before = router.proj.weight.detach().clone()
+    spec = TrainingSpec(steps=3, batch_size=4, lr=1e-2, log_every=1, checkpoint_every=1)
+    history = train(student, spec, tmp_path, 0, lambda step: [batch], DistillLoss(method, student, LossSpec(), router),
+                    extra_modules={"router": router})
+    assert [h["step"] for h in history] == [1, 2, 3]
+    assert all(h["L_att"] > 0 and h["L_exp"] > 0 and h["L_pre"] > 0 for h in history)
+    assert history[-1]["loss"] < history[0]["loss"]  # one batch, repeated: the loss falls
+    assert sum(v for k, v in history[-1].items() if k.startswith("p_s/")) == pytest.approx(1.0, abs=1e-5)
+    assert not torch.equal(router.proj.weight, router_before)
+    unmoved = [n for n, p in student.named_parameters() if torch.equal(p, student_before[n])]
+    assert unmoved == []

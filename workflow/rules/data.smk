@@ -1,5 +1,7 @@
 rule prepare_data:
     priority: 10  # cheap and upstream of everything
+    input:
+        lambda w: plan.dataset_inputs(CFG, w.dataset),
     output:
         f"{ROOT}/data/{{dataset}}.jsonl",
     log:
