@@ -123,3 +123,30 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_safetensors(path: Path | str, require_finite: bool = True) -> dict:
+    """Every tensor of a safetensors file; a missing, truncated or corrupt file, or (with `require_finite`)
+    a NaN/inf value, raises DataError naming the file and the tensor."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, None, None, "missing safetensors file")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            tensors = {key: fh.get_tensor(key) for key in fh.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise DataError(path, None, None, f"truncated or corrupt safetensors file ({err})") from err
+    if require_finite:
+        for key, tensor in tensors.items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise DataError(path, None, key, "tensor holds NaN or inf")
+    return tensors
+
+
+def check_safetensors_dir(folder: Path | str) -> None:
+    """Read every *.safetensors under `folder` (a saved model) so a damaged one is named before loading."""
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        read_safetensors(path)

@@ -19,6 +19,7 @@ from transformers import (
 )
 
 from mold.config import ModelSpec, TinyShape
+from mold.io import check_safetensors_dir
 
 ARCH_CLASSES = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM), "gpt2": (GPT2Config, GPT2LMHeadModel)}
 
@@ -53,6 +54,8 @@ def build_tiny_model(spec: ModelSpec, tokenizer: PreTrainedTokenizerBase, seed: 
 def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_implementation: str = "sdpa") -> PreTrainedModel:
     """Load a checkpoint: `local_dir` (a saved tiny or trained model) or `spec.hub_id@revision`.
     `device_map: auto` shards it over the visible GPUs by `shard_plan` (whole decoder layers per GPU)."""
+    if local_dir is not None:
+        check_safetensors_dir(local_dir)  # a damaged file is named here, not deep inside from_pretrained
     source = str(local_dir) if local_dir is not None else spec.hub_id
     dtype = getattr(torch, spec.dtype)
     kwargs = {"attn_implementation": attn_implementation, "dtype": dtype}
