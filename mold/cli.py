@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -45,6 +46,12 @@ def _setup_torch(cfg: ExperimentConfig) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (what schedulers send) unwinds like Ctrl-C: writes in progress remove their temporary files,
+    and the process exits with 128 + 15."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def _validate(cfg: ExperimentConfig) -> None:
     from mold import paths
 
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         _validate(cfg)
         return 0
+    stop_on_sigterm()
     _setup_torch(cfg)
     stage = importlib.import_module(f"mold.stages.{args.command.replace('-', '_')}")
     stage.run(cfg, **{option: getattr(args, option) for option in STAGES[args.command]})
