@@ -27,7 +27,7 @@ SHARD_SIZE = 512
 def run(cfg: ExperimentConfig, teacher: str, source: str, task: str, batch_size: int = 16) -> dict:
     teacher_key, task_key = teacher, task
     rationales = paths.rationale_file(cfg, source, task_key)
-    records = read_jsonl(rationales, RationaleRecord)
+    records = read_jsonl(rationales, RationaleRecord, unique="id")  # ids key the shards
     teacher, tokenizer = load_teacher(cfg, teacher_key, attn_implementation=register(cfg.loss.attention_impl))
     teacher.eval()
     index_path = paths.attention_index(cfg, teacher_key, source, task_key)

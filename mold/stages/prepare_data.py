@@ -11,6 +11,8 @@ from mold.provenance import provenance
 
 def run(cfg: ExperimentConfig, dataset: str) -> int:
     examples = load_examples(cfg, dataset)
+    if not examples:
+        raise ValueError(f"dataset {dataset}: no examples (spec {cfg.datasets[dataset].model_dump(mode='json')})")
     ids = [e.id for e in examples]
     if len(set(ids)) != len(ids):
         raise ValueError(f"dataset {dataset}: duplicate example ids")
