@@ -28,9 +28,9 @@ RUN if ! command -v python3.11 >/dev/null 2>&1; then \
 
 WORKDIR /mold
 COPY requirements.lock pyproject.toml README.md ./
+# torch from its CPU/CUDA index (the one difference from .ci/run), then every other package from the hash-pinned lock.
 RUN pip install $PIP_EXTRA_ARGS --index-url "$TORCH_INDEX" "torch==${TORCH_VERSION}" \
-    && grep -v '^torch==' requirements.lock > /tmp/lock.txt \
-    && pip install $PIP_EXTRA_ARGS -r /tmp/lock.txt
+    && pip install $PIP_EXTRA_ARGS --require-hashes --no-deps -r requirements.lock
 
 COPY mold ./mold
 COPY workflow ./workflow

@@ -1,15 +1,17 @@
 """`mold <stage> ...`: one subcommand per Snakemake rule (rule `distill_student` -> `mold distill-student`
--> `mold.stages.distill_student.run`), plus `validate`."""
+-> `mold.stages.distill_student.run`), plus `validate` and `verify` (sha256 manifest of a result folder; compare two)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 
 from mold.config import ConfigError, ExperimentConfig, load_config, preset_path
+from mold.reproducibility import pin_cpu_kernels
 
 # verb -> the stage's required options; the module is mold.stages.<verb with underscores>
 STAGES: dict[str, list[str]] = {
@@ -30,11 +32,24 @@ def _config(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def _setup_torch(cfg: ExperimentConfig) -> None:
+    """Pin the CPU kernels (before torch loads) and the thread count: both are part of the numbers, so
+    both come from the config, never from the scheduler (MOLD_THREADS is what Snakemake granted)."""
+    pin_cpu_kernels(cfg.cpu_kernels)
     import torch
 
-    torch.set_num_threads(int(os.environ.get("MOLD_THREADS", cfg.threads)))
+    granted = os.environ.get("MOLD_THREADS")
+    if granted and int(granted) != cfg.threads:
+        print(f"note: the scheduler granted {granted} cores; running the config's threads={cfg.threads} "
+              "so that the numbers do not depend on scheduling", file=sys.stderr)
+    torch.set_num_threads(cfg.threads)
     if cfg.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (what schedulers send) unwinds like Ctrl-C: writes in progress remove their temporary files,
+    and the process exits with 128 + 15."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def _validate(cfg: ExperimentConfig) -> None:
@@ -46,6 +61,9 @@ def _validate(cfg: ExperimentConfig) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mold", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    verify = sub.add_parser("verify", help="write ROOT/manifest.json; with OTHER, compare and name the first stage that differs")
+    verify.add_argument("root", type=Path, help="a preset's result folder, e.g. results/smoke")
+    verify.add_argument("other", type=Path, nargs="?", help="another result folder or its manifest.json")
     for name, options in {"validate": [], **STAGES}.items():
         cmd = sub.add_parser(name)
         where = cmd.add_mutually_exclusive_group()
@@ -59,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "verify":
+        from mold.verify import verify_command
+
+        return verify_command(args.root, args.other)
     try:
         cfg = _config(args)
     except ConfigError as err:
@@ -67,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         _validate(cfg)
         return 0
+    stop_on_sigterm()
     _setup_torch(cfg)
     stage = importlib.import_module(f"mold.stages.{args.command.replace('-', '_')}")
     stage.run(cfg, **{option: getattr(args, option) for option in STAGES[args.command]})

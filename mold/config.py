@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mold.reproducibility import CpuKernels
+
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 DATA_DIR_ENV = "MOLD_DATA_DIR"
 
@@ -291,7 +293,9 @@ class ExperimentConfig(Strict):
     cues: Cues = Cues()
     table_note: str = Field("", description="Printed under every table title (e.g. what the numbers can mean).")
     deterministic: bool = Field(True, description="torch deterministic algorithms on.")
-    threads: int = Field(1, ge=1, description="torch intra-op threads per job.")
+    threads: int = Field(1, ge=1, description="torch intra-op threads per job (part of the numbers: reductions split by thread).")
+    cpu_kernels: CpuKernels = Field("native", description="CPU instruction set torch/MKL/oneDNN kernels may use; "
+                                    "'avx2' gives the same bits on every AVX2 CPU (docs/reproducibility.md).")
 
     @model_validator(mode="after")
     def _references_exist(self) -> ExperimentConfig:
@@ -331,7 +335,18 @@ class ConfigError(ValueError):
 
 def load_config(path: Path | str, overrides: dict | None = None) -> ExperimentConfig:
     path = Path(path)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config ({err.strerror or err})") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from err
+    if raw is None:
+        raise ConfigError(f"{path}: empty config")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(raw).__name__}")
     raw.update(overrides or {})
     try:
         return ExperimentConfig.model_validate(raw)

@@ -69,13 +69,19 @@ def read_json(path: Path | str) -> object:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise DataError(path, f"line {err.lineno}", None, f"invalid JSON: {err.msg}") from err
+    except UnicodeDecodeError as err:
+        raise DataError(path, None, None, f"not UTF-8 text (byte {err.start})") from err
 
 
 def iter_jsonl_dicts(path: Path | str) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) for every non-blank line; a bad line raises DataError."""
     path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(path, lineno, None, f"not UTF-8 text (byte {err.start} of the line)") from err
             if not line.strip():
                 continue
             try:
@@ -87,9 +93,10 @@ def iter_jsonl_dicts(path: Path | str) -> Iterator[tuple[int, dict]]:
             yield lineno, obj
 
 
-def read_jsonl(path: Path | str, model: type[Record]) -> list[Record]:
-    """Read every line of `path` as `model`; the first invalid line raises DataError."""
-    records = []
+def read_jsonl(path: Path | str, model: type[Record], unique: str | None = None, allow_empty: bool = True) -> list[Record]:
+    """Read every line of `path` as `model`; the first invalid line raises DataError, as does a repeated value
+    of the field `unique` (e.g. "id") or, unless `allow_empty`, a file without records."""
+    records, first_line = [], {}
     for lineno, obj in iter_jsonl_dicts(path):
         try:
             records.append(model.model_validate(obj))
@@ -97,6 +104,13 @@ def read_jsonl(path: Path | str, model: type[Record]) -> list[Record]:
             first = err.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or None
             raise DataError(path, lineno, field, first["msg"]) from err
+        if unique is not None:
+            value = getattr(records[-1], unique)
+            if value in first_line:
+                raise DataError(path, lineno, unique, f"duplicate {value!r} (first on line {first_line[value]})")
+            first_line[value] = lineno
+    if not records and not allow_empty:
+        raise DataError(path, None, None, "no records")
     return records
 
 
@@ -123,3 +137,30 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_safetensors(path: Path | str, require_finite: bool = True) -> dict:
+    """Every tensor of a safetensors file; a missing, truncated or corrupt file, or (with `require_finite`)
+    a NaN/inf value, raises DataError naming the file and the tensor."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, None, None, "missing safetensors file")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            tensors = {key: fh.get_tensor(key) for key in fh.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise DataError(path, None, None, f"truncated or corrupt safetensors file ({err})") from err
+    if require_finite:
+        for key, tensor in tensors.items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise DataError(path, None, key, "tensor holds NaN or inf")
+    return tensors
+
+
+def check_safetensors_dir(folder: Path | str) -> None:
+    """Read every *.safetensors under `folder` (a saved model) so a damaged one is named before loading."""
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        read_safetensors(path)

@@ -19,11 +19,17 @@ pytestmark = pytest.mark.slow
 
 
 MYDATA_RECORDS = 6  # the problems in the doc's JSON block
+# The environment's own `snakemake` script, called by its full path with a bare PATH, as a user of a venv does
+# without activating it: every job must still run this interpreter (the Snakefile uses sys.executable).
+SNAKEMAKE_SCRIPT = Path(sys.executable).parent / "snakemake"
+BARE_PATH = "/usr/bin:/bin"
 
 
 def _snakemake(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MOLD_DATA_DIR": str(workdir / "data")}
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "-d", str(workdir),
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MOLD_DATA_DIR": str(workdir / "data"),
+           "PATH": BARE_PATH}
+    launcher = [str(SNAKEMAKE_SCRIPT)] if SNAKEMAKE_SCRIPT.is_file() else [sys.executable, "-m", "snakemake"]
+    cmd = [*launcher, "-s", str(REPO_ROOT / "Snakefile"), "-d", str(workdir),
            "--cores", "2", "--config", f"config_file={workdir / 'my-smoke.yaml'}", *extra]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
 
@@ -93,3 +99,14 @@ def test_second_run_does_nothing(smoke_run):
     result = _snakemake(smoke_run.parent.parent, "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_verify_manifest_covers_every_stage(smoke_run):
+    from mold.cli import main
+    from mold.verify import STAGE_ORDER
+
+    assert main(["verify", str(smoke_run)]) == 0
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    assert {entry["stage"] for entry in manifest["artefacts"].values()} == set(STAGE_ORDER)
+    assert "teachers/teacher/model.safetensors" in manifest["artefacts"]
+    assert "teachers/teacher/train_log.json" in manifest["records"]

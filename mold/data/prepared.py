@@ -28,7 +28,7 @@ def load_examples(cfg: ExperimentConfig, dataset: str) -> Loaded:
 
 
 def read_prepared(cfg: ExperimentConfig, dataset: str) -> list[Example]:
-    return read_jsonl(paths.dataset_file(cfg, dataset), Example)
+    return read_jsonl(paths.dataset_file(cfg, dataset), Example, unique="id", allow_empty=False)
 
 
 def tokenizer_corpus(cfg: ExperimentConfig) -> list[str]:

@@ -82,7 +82,7 @@ def write_task_dir(
     for dataset, source in tests.items():
         name = task_name(dataset)
         data_file = out_dir / f"{dataset}.jsonl"
-        write_eval_jsonl(data_file, read_jsonl(source, Example), answer_kind, spec.tolerance)
+        write_eval_jsonl(data_file, read_jsonl(source, Example, unique="id", allow_empty=False), answer_kind, spec.tolerance)
         yaml_text = render_task_yaml(
             template, task=name, data_file=data_file, cache_dir=out_dir / "hf_datasets_cache",
             cue=cue, max_gen_tokens=spec.max_gen_tokens,

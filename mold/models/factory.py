@@ -14,6 +14,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from mold.config import ModelSpec, TinyShape
+from mold.io import check_safetensors_dir
 
 
 def causal_lm_class(arch: str) -> type[PreTrainedModel]:
@@ -72,6 +73,8 @@ def build_tiny_model(spec: ModelSpec, tokenizer: PreTrainedTokenizerBase, seed: 
 def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_implementation: str = "sdpa") -> PreTrainedModel:
     """Load a checkpoint: `local_dir` (a saved tiny or trained model) or `spec.hub_id@revision`.
     `device_map: auto` shards it over the visible GPUs by `shard_plan` (whole decoder layers per GPU)."""
+    if local_dir is not None:
+        check_safetensors_dir(local_dir)  # a damaged file is named here, not deep inside from_pretrained
     source = str(local_dir) if local_dir is not None else spec.hub_id
     dtype = getattr(torch, spec.dtype)
     kwargs = {"attn_implementation": attn_implementation, "dtype": dtype}

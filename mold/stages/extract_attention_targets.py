@@ -14,7 +14,7 @@ from mold import paths
 from mold.config import ExperimentConfig
 from mold.console import log, progress
 from mold.data.schema import RationaleRecord
-from mold.io import read_jsonl, write_json_atomic
+from mold.io import atomic_path, read_jsonl, write_json_atomic
 from mold.models.loading import load_teacher
 from mold.molsaki import column_gradient, teacher_layer_weights
 from mold.molsaki.attention import register
@@ -27,7 +27,7 @@ SHARD_SIZE = 512
 def run(cfg: ExperimentConfig, teacher: str, source: str, task: str, batch_size: int = 16) -> dict:
     teacher_key, task_key = teacher, task
     rationales = paths.rationale_file(cfg, source, task_key)
-    records = read_jsonl(rationales, RationaleRecord)
+    records = read_jsonl(rationales, RationaleRecord, unique="id")  # ids key the shards
     teacher, tokenizer = load_teacher(cfg, teacher_key, attn_implementation=register(cfg.loss.attention_impl))
     teacher.eval()
     index_path = paths.attention_index(cfg, teacher_key, source, task_key)
@@ -38,7 +38,8 @@ def run(cfg: ExperimentConfig, teacher: str, source: str, task: str, batch_size:
     def flush() -> None:
         nonlocal shard, shard_no
         if shard:
-            save_file(shard, out_dir / f"targets-{shard_no:05d}.safetensors")  # written before the index: resumable by rerun
+            with atomic_path(out_dir / f"targets-{shard_no:05d}.safetensors") as tmp:  # before the index: resumable by rerun
+                save_file(shard, tmp)
             shard, shard_no = {}, shard_no + 1
 
     out_dir.mkdir(parents=True, exist_ok=True)

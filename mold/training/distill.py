@@ -13,7 +13,7 @@ from mold import paths
 from mold.config import ExperimentConfig, LossSpec
 from mold.data.prepared import read_prepared
 from mold.data.schema import RationaleRecord
-from mold.io import read_jsonl
+from mold.io import DataError, read_jsonl
 from mold.methods import Method
 from mold.molsaki import attention_count
 from mold.molsaki.attention import group_matrices
@@ -55,7 +55,11 @@ def build_items(cfg: ExperimentConfig, pair_key: str, task_key: str, method: Met
     if not method.needs_rationales:  # Vanilla: gold answers of the whole train split
         examples = read_prepared(cfg, task.train)
         return [TrainItem(encode(tokenizer, prompt(cfg.cues.predict, e.question), e.answer, max_len)) for e in examples], {"examples": len(examples)}
-    records = read_jsonl(paths.rationale_file(cfg, pair.rationale_source, task_key), RationaleRecord)
+    rationales = paths.rationale_file(cfg, pair.rationale_source, task_key)
+    records = read_jsonl(rationales, RationaleRecord, unique="id")
+    if not records:
+        raise DataError(rationales, None, None, f"no rationales kept for task {task_key} (the counts are in its "
+                        f".summary.json); {method.label} needs at least one")
     items = [TrainItem(encode(tokenizer, prompt(cfg.cues.predict, r.question), r.answer, max_len),
                        encode(tokenizer, prompt(cfg.cues.explain, r.question), r.rationale, max_len)) for r in records]
     stats = {"examples": len(items)}

@@ -30,7 +30,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from mold.config import TrainingSpec
 from mold.console import log, progress
-from mold.io import write_json_atomic, write_text_atomic
+from mold.io import DataError, read_safetensors, write_json_atomic, write_text_atomic
 
 GRAD_CLIP = 1.0  # max grad norm (HF / DSS default; docs/paper-to-code.md)
 
@@ -153,10 +153,19 @@ def _load_checkpoint(run_dir: Path, model: nn.Module, extra: dict[str, nn.Module
         return TrainState()
     ckpt = run_dir / pointer.read_text().strip()
     device = next(model.parameters()).device
+    try:
+        for path in [ckpt / "model.safetensors", *(ckpt / f"{name}.safetensors" for name in extra)]:
+            read_safetensors(path, require_finite=False)  # integrity only: a diverged run is not damaged
+        trainer = torch.load(ckpt / "trainer_state.pt", weights_only=True, map_location=device)
+    except (DataError, OSError, RuntimeError, EOFError) as err:
+        # Discard the damaged checkpoint so that the rerun redoes the job from step 0 (same bytes: batches are
+        # a function of the step and the seed).
+        pointer.unlink()
+        shutil.rmtree(ckpt, ignore_errors=True)
+        raise DataError(ckpt, None, None, f"damaged checkpoint, removed; a rerun starts this job from step 0 ({err})") from err
     load_model(model, str(ckpt / "model.safetensors"), device=str(device))
     for name, module in extra.items():
         module.load_state_dict(load_file(ckpt / f"{name}.safetensors", device=str(device)))
-    trainer = torch.load(ckpt / "trainer_state.pt", weights_only=True, map_location=device)
     optimizer.load_state_dict(trainer["optimizer"])
     scheduler.load_state_dict(trainer["scheduler"])
     torch.set_rng_state(trainer["rng"].cpu())

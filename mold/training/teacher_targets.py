@@ -10,22 +10,20 @@ from __future__ import annotations
 from collections import Counter
 
 import torch
-from safetensors import safe_open
 
 from mold import paths
 from mold.molsaki.targets import attention_text, text_offsets
 from mold.config import ExperimentConfig
 from mold.data.schema import RationaleRecord
 from mold.methods import Method, resolve_layer
-from mold.io import read_json
+from mold.io import read_json, read_safetensors
 from mold.molsaki import mix_layers, step_and_critical_groups
 
 
 def _load_shards(index_dir, shards: int) -> dict[str, torch.Tensor]:
     tensors = {}
     for shard in range(shards):
-        with safe_open(str(index_dir / f"targets-{shard:05d}.safetensors"), framework="pt") as fh:
-            tensors |= {key: fh.get_tensor(key) for key in fh.keys()}
+        tensors |= read_safetensors(index_dir / f"targets-{shard:05d}.safetensors")
     return tensors
 
 

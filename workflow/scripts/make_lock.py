@@ -1,21 +1,28 @@
-"""Write requirements.lock: the exact versions of mold's dependency closure in this environment.
+"""Write requirements.lock: the exact versions of mold's dependency closure (with the dev extra) in this
+environment, each with the sha256 of every file PyPI has for it, for `pip install --require-hashes --no-deps`.
 
-Run after `pip install torch==2.13.0 -e .[dev]`. torch's local tag (+cpu/+cu128) is dropped:
-the Dockerfile takes torch from the CUDA wheel index at the same version.
+Run after `pip install torch==2.13.0 -e .[dev]`, with uv on PATH (`pip install uv`): uv looks the hashes up
+on the index; no version is re-resolved (`--no-deps` over the exact pins found here). torch is left out: it
+is installed first from the CPU or the CUDA wheel index (README, .ci/run, Dockerfile), the one difference
+between a CPU and a GPU install; its own dependencies are in the lock.
 """
 
 import importlib.metadata as md
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 from packaging.requirements import Requirement
 
 
-def closure(root: str = "mold") -> dict[str, str]:
+def closure(root: str = "mold", root_extras: frozenset[str] = frozenset({"dev"})) -> dict[str, str]:
     """Installed versions of everything `root` needs, following extras it asks for (e.g. fsspec[http])."""
     seen: dict[str, str] = {}
     extras_done: set[tuple[str, str]] = set()
-    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
+    todo: list[tuple[str, frozenset[str]]] = [(root, root_extras)]
     while todo:
         name, extras = todo.pop()
         key = re.sub(r"[-_.]+", "-", name).lower()
@@ -42,8 +49,26 @@ def closure(root: str = "mold") -> dict[str, str]:
     return seen
 
 
+HEADER = """\
+# Exact versions of mold's dependencies and the dev extra (Python 3.11), hash-pinned; torch is installed
+# first from the CPU or CUDA wheel index. Install: pip install --require-hashes --no-deps -r requirements.lock
+# Regenerate: python workflow/scripts/make_lock.py
+"""
+
+
+def hashed_lock(pins: dict[str, str]) -> str:
+    uv = shutil.which("uv") or sys.exit("make_lock.py needs uv on PATH (pip install uv)")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "pins.txt"
+        source.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())))
+        out = subprocess.run([uv, "pip", "compile", str(source), "--no-deps", "--generate-hashes", "--no-header",
+                              "--no-annotate", "--python-version", "3.11", "--index-url", "https://pypi.org/simple"],
+                             capture_output=True, text=True, check=True)
+    return HEADER + out.stdout
+
+
 if __name__ == "__main__":
     pins = closure()
-    header = "# Exact versions of mold's dependencies (Python 3.11). Regenerate: python workflow/scripts/make_lock.py\n"
-    Path("requirements.lock").write_text(header + "".join(f"{k}=={v}\n" for k, v in sorted(pins.items())))
-    print(f"{len(pins)} pins written to requirements.lock")
+    pins.pop("torch")
+    Path("requirements.lock").write_text(hashed_lock(pins))
+    print(f"{len(pins)} hash-pinned packages written to requirements.lock (torch apart)")
