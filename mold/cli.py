@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from mold.config import ConfigError, ExperimentConfig, load_config, preset_path
-from mold.reproducibility import pin_cpu_kernels
+from mold.reproducibility import pin_cpu_kernels, requested_kernels
 
 # verb -> the stage's required options; the module is mold.stages.<verb with underscores>
 STAGES: dict[str, list[str]] = {
@@ -27,7 +27,9 @@ STAGES: dict[str, list[str]] = {
 
 
 def _config(args: argparse.Namespace) -> ExperimentConfig:
-    cfg = load_config(args.config or preset_path(args.preset))
+    path = args.config or preset_path(args.preset)
+    pin_cpu_kernels(requested_kernels(path))  # before validation, which may import torch (model classes are checked)
+    cfg = load_config(path)
     return cfg.model_copy(update={"results_dir": Path(args.results_dir)}) if args.results_dir else cfg
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Literal
+
+import yaml
 
 CpuKernels = Literal["native", "avx2"]
 
@@ -31,6 +34,18 @@ def pin_cpu_kernels(kernels: CpuKernels) -> None:
     if "torch" in sys.modules and any(os.environ.get(k) != v for k, v in wanted.items()):
         raise PinTooLate(f"cpu_kernels={kernels} must be applied before torch is imported")
     os.environ.update(wanted)
+
+
+def requested_kernels(config_path: Path | str) -> CpuKernels:
+    """The `cpu_kernels` a config file asks for, read from the raw YAML: validating a config may import torch
+    (model classes are checked), so the pin has to come first. A missing or bad value reads as "native"
+    here; validation, which runs next, names a bad one."""
+    try:
+        raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return "native"  # load_config reports the file's problem
+    value = raw.get("cpu_kernels", "native") if isinstance(raw, dict) else "native"
+    return value if value in PIN_ENV else "native"
 
 
 def cpu_fingerprint() -> dict:

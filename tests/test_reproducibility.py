@@ -35,9 +35,9 @@ def test_offline_presets_pin_avx2_and_the_gpu_preset_does_not():
 
 def _provenance_in_fresh_process(env: dict[str, str]) -> dict:
     """What `mold <stage>` records after its setup, in a new interpreter (torch not yet loaded)."""
-    code = ("import json; from mold.cli import _setup_torch; from mold.config import load_preset; "
-            "from mold.provenance import provenance; cfg = load_preset('smoke'); _setup_torch(cfg); "
-            "print(json.dumps(provenance(cfg)['cpu']))")
+    code = ("import json; from mold.cli import _config, _setup_torch, build_parser; "
+            "from mold.provenance import provenance; cfg = _config(build_parser().parse_args(['validate', '--preset', 'smoke'])); "
+            "_setup_torch(cfg); print(json.dumps(provenance(cfg)['cpu']))")
     clean = {k: v for k, v in os.environ.items() if k not in PIN_ENV["avx2"]}
     out = subprocess.run([sys.executable, "-c", code], env={**clean, "PYTHONPATH": str(REPO_ROOT), **env},
                          capture_output=True, text=True, timeout=120, check=True)
