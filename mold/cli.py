@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 from mold.config import ConfigError, ExperimentConfig, load_config, preset_path
+from mold.gpus import GpuClaim, claim_for_job
 
 # verb -> the stage's required options; the module is mold.stages.<verb with underscores>
 STAGES: dict[str, list[str]] = {
+    "fetch-data": [],
     "prepare-data": ["dataset"],
     "train-tokenizer": ["model"],
     "pretrain-teacher": ["model"],
@@ -22,6 +24,8 @@ STAGES: dict[str, list[str]] = {
     "evaluate-student": ["pair", "task", "method", "seed"],
     "make-tables": [],
 }
+GPU_CLAIM: GpuClaim | None = None
+OPTIONAL: dict[str, list[str]] = {"fetch-data": ["benchmark"]}  # fetch-data alone: every benchmark of the preset
 
 
 def _config(args: argparse.Namespace) -> ExperimentConfig:
@@ -54,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--results-dir", help="override results_dir")
         for option in options:
             cmd.add_argument(f"--{option}", required=True, type=int if option == "seed" else str)
+        for option in OPTIONAL.get(name, []):
+            cmd.add_argument(f"--{option}")
     return parser
 
 
@@ -67,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         _validate(cfg)
         return 0
+    global GPU_CLAIM
+    GPU_CLAIM = claim_for_job()  # before torch starts CUDA; held until this process ends
     _setup_torch(cfg)
     stage = importlib.import_module(f"mold.stages.{args.command.replace('-', '_')}")
-    stage.run(cfg, **{option: getattr(args, option) for option in STAGES[args.command]})
+    options = [*STAGES[args.command], *OPTIONAL.get(args.command, [])]
+    stage.run(cfg, **{option: getattr(args, option) for option in options})
     return 0

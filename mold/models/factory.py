@@ -19,6 +19,7 @@ from transformers import (
 )
 
 from mold.config import ModelSpec, TinyShape
+from mold.gpus import WEIGHT_SHARE
 
 ARCH_CLASSES = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM), "gpt2": (GPT2Config, GPT2LMHeadModel)}
 
@@ -64,7 +65,7 @@ def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_impleme
     return AutoModelForCausalLM.from_pretrained(source, **kwargs)
 
 
-def gpu_memory_budget(headroom: float = 0.85) -> dict[int, int]:
+def gpu_memory_budget(headroom: float = WEIGHT_SHARE) -> dict[int, int]:
     """Bytes each visible GPU may hold of weights; the rest is left to activations and the KV cache."""
     if not torch.cuda.is_available():
         raise RuntimeError("device_map: auto needs CUDA GPUs")

@@ -1,5 +1,17 @@
+rule fetch_data:
+    priority: 20  # everything real starts from these files
+    output:
+        f"{ROOT}/data/sources/{{benchmark}}.json",
+    log:
+        f"{ROOT}/logs/fetch_data/{{benchmark}}.log",
+    shell:
+        mold("fetch-data", "--benchmark {wildcards.benchmark}") + " > {log} 2>&1"
+
+
 rule prepare_data:
     priority: 10  # cheap and upstream of everything
+    input:
+        lambda w: plan.dataset_inputs(CFG, w.dataset),
     output:
         f"{ROOT}/data/{{dataset}}.jsonl",
     log:
