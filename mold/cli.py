@@ -1,5 +1,5 @@
 """`mold <stage> ...`: one subcommand per Snakemake rule (rule `distill_student` -> `mold distill-student`
--> `mold.stages.distill_student.run`), plus `validate`."""
+-> `mold.stages.distill_student.run`), plus `validate`, `bundle` and `unbundle` (docs/bundles.md)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ STAGES: dict[str, list[str]] = {
     "evaluate-student": ["pair", "task", "method", "seed"],
     "make-tables": [],
 }
-GPU_CLAIM: GpuClaim | None = None
 OPTIONAL: dict[str, list[str]] = {"fetch-data": ["benchmark"]}  # fetch-data alone: every benchmark of the preset
+GPU_CLAIM: GpuClaim | None = None  # this job's devices (mold.gpus), held for the process's life
 
 
 def _config(args: argparse.Namespace) -> ExperimentConfig:
@@ -50,7 +50,7 @@ def _validate(cfg: ExperimentConfig) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mold", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, options in {"validate": [], **STAGES}.items():
+    for name, options in {"validate": [], "bundle": [], "unbundle": [], **STAGES}.items():
         cmd = sub.add_parser(name)
         where = cmd.add_mutually_exclusive_group()
         where.add_argument("--preset", default="mini", help="a preset shipped in mold/presets (default: mini)")
@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument(f"--{option}", required=True, type=int if option == "seed" else str)
         for option in OPTIONAL.get(name, []):
             cmd.add_argument(f"--{option}")
+        if name == "bundle":
+            cmd.add_argument("--out", help="bundle file (default: <results_dir>/<preset>.bundle.tar)")
+            cmd.add_argument("--students", action="store_true", help="also the students' final weights and logs")
+        if name == "unbundle":
+            cmd.add_argument("bundle", help="a file made by `mold bundle`")
     return parser
 
 
@@ -72,6 +77,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "validate":
         _validate(cfg)
+        return 0
+    if args.command in ("bundle", "unbundle"):
+        from mold.bundle import make_bundle, restore_bundle
+
+        try:
+            if args.command == "bundle":
+                make_bundle(cfg, Path(args.out or cfg.results_dir / f"{cfg.name}.bundle.tar"), students=args.students)
+            else:
+                restore_bundle(cfg, Path(args.bundle))
+        except (ValueError, OSError) as err:
+            print(f"mold {args.command}: {err}", file=sys.stderr)
+            return 1
         return 0
     global GPU_CLAIM
     GPU_CLAIM = claim_for_job()  # before torch starts CUDA; held until this process ends
