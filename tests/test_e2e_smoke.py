@@ -78,3 +78,19 @@ def test_second_run_does_nothing(smoke_run):
     result = _snakemake(smoke_run.parent.parent, "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_a_restored_bundle_leaves_only_the_student_jobs(smoke_run, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    bundle = tmp_path / "smoke.bundle.tar"
+    mold = [sys.executable, "-m", "mold"]
+    subprocess.run([*mold, "bundle", "--preset", "smoke", "--results-dir", str(smoke_run.parent), "--out", str(bundle)],
+                   env=env, check=True, capture_output=True, timeout=300)
+    fresh = tmp_path / "fresh"
+    subprocess.run([*mold, "unbundle", str(bundle), "--preset", "smoke", "--results-dir", str(fresh / "results")],
+                   env=env, check=True, capture_output=True, timeout=300)
+    result = _snakemake(fresh, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = result.stdout.split("Job stats:")[1].split("\n\n")[0]
+    rules = {line.split()[0] for line in stats.splitlines()[3:] if line.strip() and line.split()[0] != "total"}
+    assert rules == {"distill_student", "evaluate_student", "make_tables", "all"}, stats

@@ -145,3 +145,18 @@ def test_every_pinned_file_matches_its_size_and_hash_in_the_shared_copy(shared_d
             assert (path.stat().st_size, sha256(path)) == (entry.size, entry.sha256), entry.local
             if isinstance(entry, DerivedFile):
                 assert all(u.repo.commit and u.path.endswith(".txt") for u in entry.inputs)
+
+
+def test_fetch_data_command_fills_the_default_cache_from_a_mirror(loopback, tmp_path, monkeypatch):
+    from mold.cli import main
+
+    monkeypatch.delenv("MOLD_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("MOLD_DATA_MIRROR", loopback)
+    assert main(["fetch-data", "--preset", "paper-tiny", "--results-dir", str(tmp_path / "results"),
+                 "--benchmark", "singleeq"]) == 0
+    record = json.loads((tmp_path / "results/paper-tiny/data/sources/singleeq.json").read_text())
+    assert record["data_dir"] == str(tmp_path / "cache/mold/data")
+    assert [(f["file"], f["sha256"], f["licence"]) for f in record["files"]] == [
+        ("singleeq/questions.json", SOURCES["singleeq"][0].sha256, "none stated")]
+    assert sha256(tmp_path / "cache/mold/data/singleeq/questions.json") == SOURCES["singleeq"][0].sha256
