@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from mold.config import ConfigError, ExperimentConfig, load_config, preset_path
+from mold.data.fetch import ChecksumError, MissingDataError
 from mold.gpus import GpuClaim, claim_for_job
 
 # verb -> the stage's required options; the module is mold.stages.<verb with underscores>
@@ -95,5 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_torch(cfg)
     stage = importlib.import_module(f"mold.stages.{args.command.replace('-', '_')}")
     options = [*STAGES[args.command], *OPTIONAL.get(args.command, [])]
-    stage.run(cfg, **{option: getattr(args, option) for option in options})
+    try:
+        stage.run(cfg, **{option: getattr(args, option) for option in options})
+    except (ChecksumError, MissingDataError) as err:  # a user's next step, not a bug: no traceback
+        print(f"mold {args.command}: {err}", file=sys.stderr)
+        return 1
     return 0
