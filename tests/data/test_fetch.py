@@ -160,3 +160,16 @@ def test_fetch_data_command_fills_the_default_cache_from_a_mirror(loopback, tmp_
     assert [(f["file"], f["sha256"], f["licence"]) for f in record["files"]] == [
         ("singleeq/questions.json", SOURCES["singleeq"][0].sha256, "none stated")]
     assert sha256(tmp_path / "cache/mold/data/singleeq/questions.json") == SOURCES["singleeq"][0].sha256
+
+
+def test_presets_fetch_every_benchmark_they_read_and_name_no_local_folder():
+    from mold import paths, plan
+    from mold.config import PRESETS_DIR, load_preset
+
+    for name in ("paper", "paper-tiny"):
+        cfg = load_preset(name)
+        assert cfg.data_dir is None and "shared" not in (PRESETS_DIR / f"{name}.yaml").read_text()
+        assert plan.benchmarks(cfg) == ALL
+        assert plan.dataset_inputs(cfg, "svamp_train") == [paths.fetch_record(cfg, "svamp")]
+    smoke = load_preset("smoke")
+    assert plan.benchmarks(smoke) == [] and plan.dataset_inputs(smoke, "math_train") == []
