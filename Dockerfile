@@ -1,7 +1,9 @@
-# mold: one-command replication image.
+# mold: one-command replication image (docs/container.md).
 #   docker build -t mold .
 #   docker run --gpus all -v $PWD/results:/mold/results -v $HOME/.cache/huggingface:/root/.cache/huggingface \
-#              -e HF_TOKEN mold snakemake --cores all --config preset=paper
+#              -e HF_TOKEN -e MOLD_PRESET=paper mold
+# Nothing else is mounted: benchmark files are fetched inside (rule fetch_data) into results/.data, verified
+# by sha256; -e MOLD_DATA_MIRROR=<url or mounted folder> serves them from a mirror instead.
 # The base is a build argument; the default is a CUDA runtime image pinned by digest (amd64 manifest of
 # nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04). Python 3.11 comes from Ubuntu's python3.11 packages.
 ARG BASE_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04@sha256:59e0e4376a0f16d10b03d3a14344b80a866a1674cb4948cb318291387ac05010
@@ -40,4 +42,7 @@ COPY bench ./bench
 # No build isolation: the build backend is the lock's setuptools, already installed (nothing fetched).
 RUN pip install $PIP_EXTRA_ARGS --no-deps --no-build-isolation -e . && mkdir -p results
 
-CMD ["snakemake", "--cores", "all"]
+# The data cache lives in the results mount, so a second run (or another preset) fetches nothing again.
+ENV MOLD_DATA_DIR=/mold/results/.data \
+    MOLD_PRESET=mini
+CMD ["sh", "-c", "exec snakemake --cores all --config preset=\"$MOLD_PRESET\""]

@@ -21,6 +21,8 @@ except ConfigError as err:
     raise WorkflowError(str(err))
 if "results_dir" in config:  # e.g. --config results_dir=/scratch/mold
     CFG = CFG.model_copy(update={"results_dir": Path(config["results_dir"])})
+if "gpu_memory_gb" in config:  # e.g. --config gpu_memory_gb=40: the card size that sizes teachers' GPU claims
+    CFG = CFG.model_copy(update={"gpu_memory_gb": float(config["gpu_memory_gb"])})
 ROOT = str(CFG.root)
 # Jobs run the interpreter that runs Snakemake (not whatever `python` comes first on PATH).
 MOLD = (f"MOLD_THREADS={{{{threads}}}} {shlex.quote(sys.executable)} -m mold {{cmd}} --config {shlex.quote(CONFIG_FILE)} "
@@ -30,6 +32,11 @@ THREADS = CFG.threads
 
 def mold(cmd, *options):
     return MOLD.format(cmd=cmd) + " " + " ".join(options)
+
+
+def mold_gpu(cmd, *options):
+    """A job that takes its rule's `gpu` resource count of devices of its own (mold.gpus)."""
+    return "MOLD_GPUS={resources.gpu} " + mold(cmd, *options)
 
 
 include: "workflow/rules/data.smk"

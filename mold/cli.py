@@ -1,5 +1,6 @@
 """`mold <stage> ...`: one subcommand per Snakemake rule (rule `distill_student` -> `mold distill-student`
--> `mold.stages.distill_student.run`), plus `validate` and `verify` (sha256 manifest of a result folder; compare two)."""
+-> `mold.stages.distill_student.run`), plus `validate`, `verify` (sha256 manifest of a result folder; compare two),
+`bundle` and `unbundle` (docs/bundles.md)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import sys
 from pathlib import Path
 
 from mold.config import ConfigError, ExperimentConfig, load_config, preset_path
+from mold.data.fetch import ChecksumError, MissingDataError
+from mold.gpus import GpuClaim, claim_for_job
 from mold.reproducibility import pin_cpu_kernels, requested_kernels
 
 # verb -> the stage's required options; the module is mold.stages.<verb with underscores>
 STAGES: dict[str, list[str]] = {
+    "fetch-data": [],
     "prepare-data": ["dataset"],
     "train-tokenizer": ["model"],
     "pretrain-teacher": ["model"],
@@ -24,11 +28,15 @@ STAGES: dict[str, list[str]] = {
     "evaluate-student": ["pair", "task", "method", "seed"],
     "make-tables": [],
 }
+OPTIONAL: dict[str, list[str]] = {"fetch-data": ["benchmark"]}  # fetch-data alone: every benchmark of the preset
+NO_TORCH = {"fetch-data"}  # stages that compute nothing with torch: no kernel pins or threads to set
+GPU_CLAIM: GpuClaim | None = None  # this job's devices (mold.gpus), held for the process's life
 
 
 def _config(args: argparse.Namespace) -> ExperimentConfig:
     path = args.config or preset_path(args.preset)
-    pin_cpu_kernels(requested_kernels(path))  # before validation, which may import torch (model classes are checked)
+    if "torch" not in sys.modules:  # pin before validation, which imports torch (model classes are checked)
+        pin_cpu_kernels(requested_kernels(path))
     cfg = load_config(path)
     return cfg.model_copy(update={"results_dir": Path(args.results_dir)}) if args.results_dir else cfg
 
@@ -66,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="write ROOT/manifest.json; with OTHER, compare and name the first stage that differs")
     verify.add_argument("root", type=Path, help="a preset's result folder, e.g. results/smoke")
     verify.add_argument("other", type=Path, nargs="?", help="another result folder or its manifest.json")
-    for name, options in {"validate": [], **STAGES}.items():
+    for name, options in {"validate": [], "bundle": [], "unbundle": [], **STAGES}.items():
         cmd = sub.add_parser(name)
         where = cmd.add_mutually_exclusive_group()
         where.add_argument("--preset", default="mini", help="a preset shipped in mold/presets (default: mini)")
@@ -74,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--results-dir", help="override results_dir")
         for option in options:
             cmd.add_argument(f"--{option}", required=True, type=int if option == "seed" else str)
+        for option in OPTIONAL.get(name, []):
+            cmd.add_argument(f"--{option}")
+        if name == "bundle":
+            cmd.add_argument("--out", help="bundle file (default: <results_dir>/<preset>.bundle.tar)")
+            cmd.add_argument("--students", action="store_true", help="also the students' final weights and logs")
+        if name == "unbundle":
+            cmd.add_argument("bundle", help="a file made by `mold bundle`")
     return parser
 
 
@@ -91,8 +106,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         _validate(cfg)
         return 0
+    if args.command in ("bundle", "unbundle"):
+        from mold.bundle import make_bundle, restore_bundle
+
+        try:
+            if args.command == "bundle":
+                make_bundle(cfg, Path(args.out or cfg.results_dir / f"{cfg.name}.bundle.tar"), students=args.students)
+            else:
+                restore_bundle(cfg, Path(args.bundle))
+        except (ValueError, OSError) as err:
+            print(f"mold {args.command}: {err}", file=sys.stderr)
+            return 1
+        return 0
     stop_on_sigterm()
-    _setup_torch(cfg)
+    global GPU_CLAIM
+    GPU_CLAIM = claim_for_job()  # before torch starts CUDA; held until this process ends
+    if args.command not in NO_TORCH:
+        _setup_torch(cfg)
     stage = importlib.import_module(f"mold.stages.{args.command.replace('-', '_')}")
-    stage.run(cfg, **{option: getattr(args, option) for option in STAGES[args.command]})
+    options = [*STAGES[args.command], *OPTIONAL.get(args.command, [])]
+    try:
+        stage.run(cfg, **{option: getattr(args, option) for option in options})
+    except (ChecksumError, MissingDataError) as err:  # a user's next step, not a bug: no traceback
+        print(f"mold {args.command}: {err}", file=sys.stderr)
+        return 1
     return 0

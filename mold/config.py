@@ -57,7 +57,7 @@ class RealDatasetSpec(Strict):
     name: RealDataset = Field(description="Which benchmark (paper Table 4).")
     split: Literal["train", "test"]
     source: Literal["local", "hub"] = Field(
-        "local", description=f"'local': files laid out like ../shared/data under data_dir (env {DATA_DIR_ENV}); 'hub': HF hub ids."
+        "local", description="'local': the pinned public files (mold.data.sources), fetched into the data folder; 'hub': HF hub ids."
     )
     paper_subset: bool = Field(
         False, description="SingleEq/ASDiv: seeded sample of the paper's 108 / 406 test sizes (docs/paper-to-code.md [choice])."
@@ -169,6 +169,8 @@ class ModelSpec(Strict):
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights dtype of a teacher (bf16 on GPU for "
                                                   "real models). Students always train from fp32 weights; see training.precision.")
     device_map: Literal["none", "auto"] = Field("none", description="'auto' shards a large teacher over GPUs.")
+    params_billion: float | None = Field(None, gt=0, description="Parameter count in billions (model card): with "
+                                         "dtype and gpu_memory_gb, how many GPUs a job holding this model claims.")
 
     @field_validator("arch")
     @classmethod
@@ -281,7 +283,12 @@ class ExperimentConfig(Strict):
     name: Name = Field(description="Preset name; results land in results/<name>/.")
     description: str = ""
     seeds: list[int] = Field(min_length=1, description="Training seeds (§4: mean of 3).")
-    data_dir: Path | None = Field(None, description=f"Local benchmark folder; overridden by ${DATA_DIR_ENV}.")
+    data_dir: Path | None = Field(None, description=f"Benchmark data folder (fetch_data fills it); overridden by "
+                                  f"${DATA_DIR_ENV}; default $XDG_CACHE_HOME/mold/data (docs/data.md).")
+    data_mirror: str | None = Field(None, description="Base URL or folder holding the benchmark files, tried before the "
+                                    "upstream host (also $MOLD_DATA_MIRROR; docs/data.md).")
+    gpu_memory_gb: float = Field(80.0, gt=0, description="Memory of one GPU of the box, in GB: sizes the GPU claim of "
+                                 "hub teachers (docs/gpus.md).")
     results_dir: Path = Field(Path("results"), description="Root of all outputs.")
     datasets: dict[Name, DatasetSpec]
     tasks: dict[Name, TaskSpec]
@@ -324,9 +331,15 @@ class ExperimentConfig(Strict):
     def root(self) -> Path:
         return self.results_dir / self.name
 
-    def resolved_data_dir(self) -> Path | None:
+    def resolved_data_dir(self) -> Path:
         env = os.environ.get(DATA_DIR_ENV)
-        return Path(env) if env else self.data_dir
+        return Path(env) if env else self.data_dir or default_data_dir()
+
+
+def default_data_dir() -> Path:
+    """The data cache a user with nothing gets: $XDG_CACHE_HOME/mold/data (~/.cache/mold/data)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "mold" / "data"
 
 
 class ConfigError(ValueError):

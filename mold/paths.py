@@ -12,6 +12,11 @@ def dataset_file(cfg: ExperimentConfig, dataset: str) -> Path:
     return cfg.root / "data" / f"{dataset}.jsonl"
 
 
+def fetch_record(cfg: ExperimentConfig, benchmark: str) -> Path:
+    """Written by fetch_data once every file of `benchmark` is in the data folder with its pinned sha256."""
+    return cfg.root / "data" / "sources" / f"{benchmark}.json"
+
+
 def tokenizer_dir(cfg: ExperimentConfig, model: str) -> Path:
     return cfg.root / "tokenizers" / model
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mold import paths
-from mold.config import ExperimentConfig
+from mold.config import ExperimentConfig, RealDatasetSpec
+from mold.gpus import gpus_needed
 from mold.methods import get_method
 
 
@@ -24,19 +25,38 @@ def teacher_marker(cfg: ExperimentConfig, model: str) -> Path:
     return paths.pretrained_teacher_dir(cfg, model) / "train_log.json"
 
 
-def dataset_inputs(cfg: ExperimentConfig, dataset: str) -> list[Path]:
-    """A `kind: file` dataset's file (so Snakemake reports it missing before any job, and reruns
-    `prepare_data` when it changes); other kinds have none."""
-    spec = cfg.datasets[dataset]
-    if spec.kind != "file":
-        return []
-    from mold.data.templated import dataset_path
-
-    return [dataset_path(spec.path, cfg.resolved_data_dir())]
-
-
 def train_datasets(cfg: ExperimentConfig) -> list[Path]:
     return sorted({paths.dataset_file(cfg, t.train) for t in cfg.tasks.values()})
+
+
+def benchmarks(cfg: ExperimentConfig) -> list[str]:
+    """Benchmarks whose pinned files the preset reads (rule fetch_data, one job each)."""
+    return sorted({s.name for s in cfg.datasets.values() if isinstance(s, RealDatasetSpec) and s.source == "local"})
+
+
+def dataset_inputs(cfg: ExperimentConfig, dataset: str) -> list[Path]:
+    """What `prepare_data` reads besides the config: a built-in benchmark's fetched files (their fetch
+    record), or a `kind: file` dataset's own file (so Snakemake reports it missing before any job, and
+    reruns `prepare_data` when it changes); synthetic and hub datasets have none."""
+    spec = cfg.datasets[dataset]
+    if isinstance(spec, RealDatasetSpec) and spec.source == "local":
+        return [paths.fetch_record(cfg, spec.name)]
+    if spec.kind == "file":
+        from mold.data.templated import dataset_path
+
+        return [dataset_path(spec.path, cfg.resolved_data_dir())]
+    return []
+
+
+def model_gpus(cfg: ExperimentConfig, model: str) -> int:
+    """GPUs a job holding `model` claims: none for the shipped PaLM rationales, enough cards of
+    `gpu_memory_gb` for the weights of a hub model of known size, else one."""
+    spec = cfg.models.get(model)
+    if spec is None:
+        return 0
+    if spec.params_billion is None:
+        return 1
+    return gpus_needed(spec.params_billion, spec.dtype, cfg.gpu_memory_gb)
 
 
 def model_inputs(cfg: ExperimentConfig, model: str) -> list[Path]:

@@ -14,8 +14,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
-    """The real benchmark files (../shared/data, or $MOLD_DATA_DIR); tests skip without them."""
-    env = os.environ.get("MOLD_DATA_DIR")
+    """A folder of the real benchmark files in the data layout: $MOLD_DATA_DIR, else a folder
+    $MOLD_DATA_MIRROR (as CI sets it), else ../shared/data; tests skip without one."""
+    env = os.environ.get("MOLD_DATA_DIR") or os.environ.get("MOLD_DATA_MIRROR")
     path = Path(env) if env else REPO_ROOT.parent / "shared" / "data"
     if not path.is_dir():
         pytest.skip(f"benchmark data folder {path} not found (set MOLD_DATA_DIR to the shared data)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,23 @@ def test_verify_manifest_covers_every_stage(smoke_run):
     assert {entry["stage"] for entry in manifest["artefacts"].values()} == set(STAGE_ORDER)
     assert "teachers/teacher/model.safetensors" in manifest["artefacts"]
     assert "teachers/teacher/train_log.json" in manifest["records"]
+
+
+def test_a_restored_bundle_leaves_only_the_student_jobs(smoke_run, tmp_path):
+    workdir = smoke_run.parent.parent
+    config = workdir / "my-smoke.yaml"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "MOLD_DATA_DIR": str(workdir / "data")}
+    bundle = tmp_path / "smoke.bundle.tar"
+    mold = [sys.executable, "-m", "mold"]
+    subprocess.run([*mold, "bundle", "--config", str(config), "--results-dir", str(smoke_run.parent), "--out", str(bundle)],
+                   env=env, check=True, capture_output=True, timeout=300)
+    fresh = tmp_path / "fresh"
+    shutil.copytree(workdir / "data", fresh / "data")  # the config's own dataset file
+    shutil.copy(config, fresh / "my-smoke.yaml")
+    subprocess.run([*mold, "unbundle", str(bundle), "--config", str(fresh / "my-smoke.yaml"), "--results-dir", str(fresh / "results")],
+                   env={**env, "MOLD_DATA_DIR": str(fresh / "data")}, check=True, capture_output=True, timeout=300)
+    result = _snakemake(fresh, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = result.stdout.split("Job stats:")[1].split("\n\n")[0]
+    rules = {line.split()[0] for line in stats.splitlines()[3:] if line.strip() and line.split()[0] != "total"}
+    assert rules == {"distill_student", "evaluate_student", "make_tables", "all"}, stats

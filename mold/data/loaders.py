@@ -1,6 +1,7 @@
 """The five real benchmarks of paper Table 4; docs/paper-to-code.md (paper Table 4), read from a local folder or the HF hub.
 
-Local mode reads files laid out as in `../shared/data` (see its README and PROVENANCE files):
+Local mode reads the pinned public files that `mold fetch-data` puts in the data folder (mold.data.sources;
+docs/data.md):
 
 | name | split | file | count |
 |---|---|---|---|
@@ -244,7 +245,7 @@ def load_local_asdiv(root: Path) -> list[Example]:
 def load_local(name: str, split: str, root: Path) -> list[Example]:
     path = root / LOCAL_FILES[name, split]
     if not path.exists():
-        raise FileNotFoundError(f"{path}: missing; data_dir must be laid out like ../shared/data (paper Table 4; docs/paper-to-code.md)")
+        raise FileNotFoundError(f"{path}: missing; `mold fetch-data` fetches the benchmark files (docs/data.md)")
     if name in BUILTIN_FIELDS:
         examples = templated_benchmark(name, read_file_records(path, "json"), path)
         return dss_svamp_split(examples, split) if name == "svamp" else examples

@@ -1,7 +1,7 @@
 """The PaLM-540B rationales shipped with Distilling step-by-step (paper §3.1, hybrid setting of
 paper Table 3; docs/baselines.md "DSS").
 
-Files (see `../shared/data/{svamp,csqa}/PROVENANCE.md`): `svamp/dss/llm/{split}_CoT_{k}.json` and
+Files (mold.data.sources; docs/data.md): `svamp/dss/llm/{split}_CoT_{k}.json` and
 `csqa/dss/llm/{split}_CoT_{k}.json` are JSON arrays of raw few-shot completions, aligned by
 position with the lines of the DSS gold files `svamp/dss/svamp_{split}.json` and
 `csqa/dss/cqa_{split}.json`. As in DSS, a completion is cut at its first `Q:` (the model

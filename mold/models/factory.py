@@ -15,6 +15,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 
 from mold.config import ModelSpec, TinyShape
 from mold.io import check_safetensors_dir
+from mold.gpus import WEIGHT_SHARE
 
 
 def causal_lm_class(arch: str) -> type[PreTrainedModel]:
@@ -89,7 +90,7 @@ def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_impleme
     return model
 
 
-def gpu_memory_budget(headroom: float = 0.85) -> dict[int, int]:
+def gpu_memory_budget(headroom: float = WEIGHT_SHARE) -> dict[int, int]:
     """Bytes each visible GPU may hold of weights; the rest is left to activations and the KV cache."""
     if not torch.cuda.is_available():
         raise RuntimeError("device_map: auto needs CUDA GPUs")

@@ -10,6 +10,6 @@ rule extract_attention_targets:
     threads: THREADS
     priority: 5
     resources:
-        gpu=1,
+        gpu=lambda w: plan.model_gpus(CFG, w.teacher),
     shell:
-        mold("extract-attention-targets", "--teacher {wildcards.teacher} --source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"
+        mold_gpu("extract-attention-targets", "--teacher {wildcards.teacher} --source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"

@@ -1,3 +1,13 @@
+rule fetch_data:
+    priority: 20  # everything real starts from these files
+    output:
+        f"{ROOT}/data/sources/{{benchmark}}.json",
+    log:
+        f"{ROOT}/logs/fetch_data/{{benchmark}}.log",
+    shell:
+        mold("fetch-data", "--benchmark {wildcards.benchmark}") + " > {log} 2>&1"
+
+
 rule prepare_data:
     priority: 10  # cheap and upstream of everything
     input:

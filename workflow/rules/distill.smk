@@ -13,4 +13,4 @@ rule distill_student:
     resources:
         gpu=1,
     shell:
-        mold("distill-student", "--pair {wildcards.pair} --task {wildcards.task} --method '{params.method}' --seed {wildcards.seed}") + " > {log} 2>&1"
+        mold_gpu("distill-student", "--pair {wildcards.pair} --task {wildcards.task} --method '{params.method}' --seed {wildcards.seed}") + " > {log} 2>&1"

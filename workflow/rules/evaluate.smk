@@ -13,4 +13,4 @@ rule evaluate_student:
     resources:
         gpu=1,
     shell:
-        mold("evaluate-student", "--pair {wildcards.pair} --task {wildcards.task} --method '{params.method}' --seed {wildcards.seed}") + " > {log} 2>&1"
+        mold_gpu("evaluate-student", "--pair {wildcards.pair} --task {wildcards.task} --method '{params.method}' --seed {wildcards.seed}") + " > {log} 2>&1"

@@ -12,7 +12,7 @@ rule pretrain_teacher:
     resources:
         gpu=1,
     shell:
-        mold("pretrain-teacher", "--model {wildcards.model}") + " > {log} 2>&1"
+        mold_gpu("pretrain-teacher", "--model {wildcards.model}") + " > {log} 2>&1"
 
 
 rule generate_rationales:
@@ -28,6 +28,6 @@ rule generate_rationales:
     threads: THREADS
     priority: 5
     resources:
-        gpu=1,
+        gpu=lambda w: plan.model_gpus(CFG, w.source),  # the 32B teacher: by its size and gpu_memory_gb
     shell:
-        mold("generate-rationales", "--source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"
+        mold_gpu("generate-rationales", "--source {wildcards.source} --task {wildcards.task}") + " > {log} 2>&1"

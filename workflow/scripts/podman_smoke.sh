@@ -16,7 +16,8 @@
 #   MOLD_REBUILD_BASE=1  debootstrap and import again even if present
 #   MOLD_SKIP_BUILD=1    reuse an existing MOLD_IMAGE_TAG
 #   MOLD_DEBIAN_MIRROR   debootstrap mirror (default: the first bookworm URI of this machine's apt sources)
-#   MOLD_DATA_DIR        benchmark data, mounted read-only at /data      (default <repo>/../shared/data)
+#   MOLD_DATA_MIRROR     a data mirror folder, mounted read-only at /mirror (default: none; the smoke
+#                        preset reads no benchmark files, the run has only the results mount)
 #   MOLD_SMOKE_RESULTS   host dir mounted at /mold/results               (default a new mktemp dir)
 #   MOLD_BUILD_NETWORK   podman build --network (e.g. host)              (default: podman's default)
 #   MOLD_RUN_NETWORK     podman run --network                            (default none: the run is offline)
@@ -32,7 +33,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORKDIR=${MOLD_IMAGE_WORKDIR:-/tmp/mold-podman}
 BASE_IMAGE=${MOLD_BASE_IMAGE:-localhost/mold-base:bookworm}
 IMAGE_TAG=${MOLD_IMAGE_TAG:-localhost/mold:smoke}
-DATA_DIR=${MOLD_DATA_DIR:-$REPO/../shared/data}
+MIRROR_DIR=${MOLD_DATA_MIRROR:-}
 RUN_NETWORK=${MOLD_RUN_NETWORK:-none}
 TABLES=${MOLD_SMOKE_TABLES:-table1 table2}
 SUITE=bookworm
@@ -198,17 +199,15 @@ else
     RESULTS=$MOLD_SMOKE_RESULTS; mkdir -p "$RESULTS"
 fi
 declare -a DATAARGS=()
-if [ -d "$DATA_DIR" ]; then
-    DATAARGS=(-v "$(cd "$DATA_DIR" && pwd):/data:ro" -e MOLD_DATA_DIR=/data)
-else
-    echo "note: no data dir at $DATA_DIR (the smoke preset uses synthetic data only)"
+if [ -n "$MIRROR_DIR" ]; then
+    DATAARGS=(-v "$(cd "$MIRROR_DIR" && pwd):/mirror:ro" -e MOLD_DATA_MIRROR=/mirror)
 fi
 declare -a RUNARGS=(--rm --runtime runc --network "$RUN_NETWORK"
     "${DATAARGS[@]}" -e HF_HUB_OFFLINE=1 -e HF_DATASETS_OFFLINE=1
     -v "$RESULTS:/mold/results")
 
 phase_start run
-run podman run "${RUNARGS[@]}" "$IMAGE_TAG" snakemake --cores all --config preset=smoke
+run podman run "${RUNARGS[@]}" -e MOLD_PRESET=smoke "$IMAGE_TAG"   # the image's own command
 phase_end "results in $RESULTS"
 
 # ---------------------------------------------------------------- check
