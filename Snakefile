@@ -33,6 +33,7 @@ def mold(cmd, *options):
 
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
 include: "workflow/rules/teacher.smk"
 include: "workflow/rules/attention.smk"
 include: "workflow/rules/distill.smk"

@@ -14,6 +14,7 @@ from mold.config import ConfigError, ExperimentConfig, load_config, preset_path
 # verb -> the stage's required options; the module is mold.stages.<verb with underscores>
 STAGES: dict[str, list[str]] = {
     "prepare-data": ["dataset"],
+    "fetch-model": ["model"],
     "train-tokenizer": ["model"],
     "pretrain-teacher": ["model"],
     "generate-rationales": ["source", "task"],

@@ -128,7 +128,7 @@ def test_model_with_both_hub_id_and_tiny(tmp_path, mini_raw):
     raw["models"]["student"]["hub_id"] = "openai-community/gpt2"
     message = _fails(tmp_path, raw)
     assert "  models.student: " in message
-    assert "set exactly one of hub_id or tiny" in message
+    assert "set exactly one of hub_id, tiny, gguf or layers_from (got ['hub_id', 'tiny'])" in message
 
 
 def test_tiny_model_with_hub_tokenizer(tmp_path, mini_raw):

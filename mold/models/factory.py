@@ -19,6 +19,7 @@ from transformers import (
 )
 
 from mold.config import ModelSpec, TinyShape
+from mold.models.sources import gguf_location
 
 ARCH_CLASSES = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM), "gpt2": (GPT2Config, GPT2LMHeadModel)}
 
@@ -50,16 +51,20 @@ def build_tiny_model(spec: ModelSpec, tokenizer: PreTrainedTokenizerBase, seed: 
     return ARCH_CLASSES[spec.arch][1](config)
 
 
-def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_implementation: str = "sdpa") -> PreTrainedModel:
-    """Load a checkpoint: `local_dir` (a saved tiny or trained model) or `spec.hub_id@revision`.
+def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_implementation: str = "sdpa",
+                    model: str = "model") -> PreTrainedModel:
+    """Load a checkpoint: `local_dir` (a saved tiny or trained model), `spec.hub_id@revision`, or the verified
+    cached GGUF file of `spec.gguf` (dequantized to `spec.dtype`; `model` is its key, for error messages).
     `device_map: auto` shards it over the visible GPUs by `shard_plan` (whole decoder layers per GPU)."""
     source = str(local_dir) if local_dir is not None else spec.hub_id
     dtype = getattr(torch, spec.dtype)
     kwargs = {"attn_implementation": attn_implementation, "dtype": dtype}
-    if local_dir is None:
+    if local_dir is None and spec.gguf is not None:
+        source, kwargs["gguf_file"] = gguf_location(spec, model)
+    elif local_dir is None:
         kwargs["revision"] = spec.revision
     if spec.device_map == "auto":
-        config = AutoConfig.from_pretrained(source, revision=kwargs.get("revision"))
+        config = AutoConfig.from_pretrained(source, revision=kwargs.get("revision"), gguf_file=kwargs.get("gguf_file"))
         kwargs["device_map"] = shard_plan(config, dtype, gpu_memory_budget())
     return AutoModelForCausalLM.from_pretrained(source, **kwargs)
 
