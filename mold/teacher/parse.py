@@ -52,6 +52,15 @@ def clean_rationale(text: str) -> str:
     return " ".join(text.replace("**", "").split())
 
 
+def strip_repeated_answers(rationale: str, answer: str, kind: AnswerKind, num_choices: int = 5) -> str:
+    """Drop answer sentences repeated at the end ("... = 24. The answer is 24. The answer is 24.")."""
+    while True:
+        ends = [m for m in ANSWER_RE.finditer(rationale) if m.end() == len(rationale)]
+        if not ends or normalize_answer(ends[-1].group(1), kind, num_choices) != answer:
+            return rationale
+        rationale = rationale[: ends[-1].start()].strip()
+
+
 def parse_keywords(text: str) -> tuple[tuple[str, ...], str]:
     """Split a leading 'Keywords: a, b, c.' line off `text`; unique, case-insensitive."""
     match = KEYWORDS_RE.match(text)
@@ -80,7 +89,7 @@ def parse_reply(reply: str, kind: AnswerKind, want_keywords: bool = False, num_c
     answer = normalize_answer(last.group(1), kind, num_choices)
     if answer is None:
         return Dropped("unparsable_answer", last.group(1)[:40])
-    rationale = clean_rationale(text[: last.start()])
+    rationale = strip_repeated_answers(clean_rationale(text[: last.start()]), answer, kind, num_choices)
     if not rationale:
         return Dropped("empty_rationale")
     return ParsedReply(rationale, answer, keywords)
@@ -104,12 +113,15 @@ def restates_hint(rationale: str, gold: str, tolerance: float = 1e-4) -> bool:
 def check_hinted_reply(reply: str, gold: str, kind: AnswerKind, want_keywords: bool = False,
                        tolerance: float = 1e-4) -> ParsedReply | Dropped:
     """Phase 2 (paper §3.1: the failures re-prompted with the gold answer as a hint): `check_reply`, and the
-    rationale must not lean on the hint; a reply that only restates the hinted answer or says it was given
-    the answer is not a rationale to learn from."""
+    rationale must not lean on the hint. A reply that only restates the hinted answer, opens with it (then
+    justifies it after the fact), or says it was given the answer is not a rationale to learn from."""
     parsed = check_reply(reply, gold, kind, want_keywords, tolerance)
     if isinstance(parsed, Dropped):
         return Dropped("restated_hint", parsed.detail) if parsed.reason == "empty_rationale" else parsed
-    mention = HINT_MENTION_RE.search(cut_continuation(reply))
+    text = cut_continuation(reply)
+    if ANSWER_RE.match(parse_keywords(text)[1] if want_keywords else text):
+        return Dropped("restated_hint", "opens with the hinted answer")
+    mention = HINT_MENTION_RE.search(text)
     if mention is not None:
         return Dropped("mentions_hint", mention.group())
     if kind == "number" and restates_hint(parsed.rationale, gold, tolerance):

@@ -149,3 +149,17 @@ def test_hinted_reply_that_reasons_is_kept():
         "Dogs bark.", "B", ("dog", "bark"))
     result = check_hinted_reply("Keywords: dog. As the hint says, dogs bark. The answer is (B).", "B", "choice", want_keywords=True)
     assert isinstance(result, Dropped) and result.reason == "mentions_hint"
+
+
+def test_repeated_answer_sentences_stay_out_of_the_rationale():
+    reply = "12 + 12 = 24 inches. The answer is 24. The answer is 24."
+    assert parse_reply(reply, "number") == ParsedReply("12 + 12 = 24 inches.", "24")
+    assert parse_reply("He guessed wrong. The answer is 5. 3 + 4 = 7. The answer is 7.", "number").rationale == (
+        "He guessed wrong. The answer is 5. 3 + 4 = 7.")
+
+
+def test_hinted_reply_that_opens_with_the_answer_is_restating():
+    result = check_hinted_reply("The answer is 3. 24 files - 21 files = 3 files. The answer is 3.", "3", "number")
+    assert isinstance(result, Dropped) and result.reason == "restated_hint"
+    assert check_reply("The answer is 3. 24 files - 21 files = 3 files. The answer is 3.", "3", "number") == ParsedReply(
+        "The answer is 3. 24 files - 21 files = 3 files.", "3")  # phase 1 has no hint to restate
