@@ -125,3 +125,15 @@ def test_all_eval_files_count_and_uniqueness(mini):
     assert len(files) == expected
     assert len(set(files)) == len(files)
     assert paths.eval_file(mini, "tiny", "math", "sl:last->last", 1) in files
+
+
+def test_pretrained_models_wait_for_their_fetched_weights():
+    cfg = load_preset("real-small").model_copy(update={"results_dir": Path("/r")})
+    fetched = Path("/r/real-small/models/smollm2.json")
+    assert paths.fetched_model_record(cfg, "smollm2") == fetched
+    assert plan.model_inputs(cfg, "smollm2") == [fetched]
+    assert plan.model_inputs(cfg, "smollm2-15l") == [fetched]  # made from smollm2's layers
+    assert plan.distill_inputs(cfg, "smollm2_smollm2-15l", "math", "molsaki") == [
+        paths.dataset_file(cfg, "svamp_train"), fetched, paths.rationale_file(cfg, "smollm2", "math"),
+        paths.pair_attention_index(cfg, "smollm2_smollm2-15l", "math")]
+    assert plan.rationale_inputs(cfg, "smollm2", "math") == [paths.dataset_file(cfg, "svamp_train"), fetched]
