@@ -8,6 +8,7 @@ import torch
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
+    GgufConfig,
     GPT2Config,
     GPT2LMHeadModel,
     LlamaConfig,
@@ -61,12 +62,16 @@ def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_impleme
     kwargs = {"attn_implementation": attn_implementation, "dtype": dtype}
     if local_dir is None and spec.gguf is not None:
         source, kwargs["gguf_file"] = gguf_location(spec, model)
+        kwargs["quantization_config"] = GgufConfig(dequantize=True)  # plain dense weights, whatever kernels exist
     elif local_dir is None:
         kwargs["revision"] = spec.revision
     if spec.device_map == "auto":
         config = AutoConfig.from_pretrained(source, revision=kwargs.get("revision"), gguf_file=kwargs.get("gguf_file"))
         kwargs["device_map"] = shard_plan(config, dtype, gpu_memory_budget())
-    return AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    loaded = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    if getattr(loaded, "hf_quantizer", None) is not None:  # dequantized GGUF: an ordinary model from here on (saves and reloads as one)
+        loaded.hf_quantizer.remove_quantization_config(loaded)
+    return loaded
 
 
 def gpu_memory_budget(headroom: float = 0.85) -> dict[int, int]:

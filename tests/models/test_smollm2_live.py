@@ -77,3 +77,13 @@ def test_one_flipped_byte_in_the_real_gguf_is_refused(tmp_path):
     corrupt.write_bytes(bytes(data))
     with pytest.raises(ModelSourceError, match=f"checksum mismatch for {corrupt}"):
         verified_file(SOURCE, "smollm2", tmp_path)
+
+
+def test_dequantized_model_saves_and_reloads_as_an_ordinary_checkpoint(smollm2, tmp_path):
+    model, tokenizer = smollm2
+    assert getattr(model, "hf_quantizer", None) is None and not hasattr(model.config, "quantization_config")
+    student = keep_layers(model, [0, 29])
+    student.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    reloaded = type(student).from_pretrained(tmp_path)
+    assert all(torch.equal(reloaded.state_dict()[k], v) for k, v in student.state_dict().items())
