@@ -115,12 +115,12 @@ def check_hinted_reply(reply: str, gold: str, kind: AnswerKind, want_keywords: b
     """Phase 2 (paper §3.1: the failures re-prompted with the gold answer as a hint): `check_reply`, and the
     rationale must not lean on the hint. A reply that only restates the hinted answer, opens with it (then
     justifies it after the fact), or says it was given the answer is not a rationale to learn from."""
-    parsed = check_reply(reply, gold, kind, want_keywords, tolerance)
-    if isinstance(parsed, Dropped):
-        return Dropped("restated_hint", parsed.detail) if parsed.reason == "empty_rationale" else parsed
     text = cut_continuation(reply)
     if ANSWER_RE.match(parse_keywords(text)[1] if want_keywords else text):
         return Dropped("restated_hint", "opens with the hinted answer")
+    parsed = check_reply(reply, gold, kind, want_keywords, tolerance)
+    if isinstance(parsed, Dropped):
+        return Dropped("restated_hint", parsed.detail) if parsed.reason == "empty_rationale" else parsed
     mention = HINT_MENTION_RE.search(text)
     if mention is not None:
         return Dropped("mentions_hint", mention.group())

@@ -159,7 +159,10 @@ def test_repeated_answer_sentences_stay_out_of_the_rationale():
 
 
 def test_hinted_reply_that_opens_with_the_answer_is_restating():
-    result = check_hinted_reply("The answer is 3. 24 files - 21 files = 3 files. The answer is 3.", "3", "number")
-    assert isinstance(result, Dropped) and result.reason == "restated_hint"
+    for reply in ("The answer is 3. 24 files - 21 files = 3 files. The answer is 3.",
+                  "The answer is 3. The answer is 3. The answer is 3. The answer",  # cut by the token budget
+                  "The answer is 3. 24 - 13 = 11 files. The answer is 11."):  # then reasons to another answer
+        result = check_hinted_reply(reply, "3", "number")
+        assert isinstance(result, Dropped) and result.reason == "restated_hint", reply
     assert check_reply("The answer is 3. 24 files - 21 files = 3 files. The answer is 3.", "3", "number") == ParsedReply(
         "The answer is 3. 24 files - 21 files = 3 files.", "3")  # phase 1 has no hint to restate
