@@ -70,5 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     _setup_torch(cfg)
     stage = importlib.import_module(f"mold.stages.{args.command.replace('-', '_')}")
-    stage.run(cfg, **{option: getattr(args, option) for option in STAGES[args.command]})
+    from mold.models.sources import ModelSourceError
+
+    try:
+        stage.run(cfg, **{option: getattr(args, option) for option in STAGES[args.command]})
+    except ModelSourceError as err:  # missing / corrupt / unfetchable weights: the message says what to do
+        print(f"mold {args.command}: {err}", file=sys.stderr)
+        return 2
     return 0
