@@ -40,6 +40,7 @@ def mold_gpu(cmd, *options):
 
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
 include: "workflow/rules/teacher.smk"
 include: "workflow/rules/attention.smk"
 include: "workflow/rules/distill.smk"

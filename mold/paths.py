@@ -21,6 +21,11 @@ def tokenizer_dir(cfg: ExperimentConfig, model: str) -> Path:
     return cfg.root / "tokenizers" / model
 
 
+def fetched_model_record(cfg: ExperimentConfig, model: str) -> Path:
+    """What `fetch_model` fetched (the weights themselves live in the model cache, outside results)."""
+    return cfg.root / "models" / f"{model}.json"
+
+
 def pretrained_teacher_dir(cfg: ExperimentConfig, model: str) -> Path:
     return cfg.root / "teachers" / model
 

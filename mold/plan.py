@@ -60,8 +60,13 @@ def model_gpus(cfg: ExperimentConfig, model: str) -> int:
 
 
 def model_inputs(cfg: ExperimentConfig, model: str) -> list[Path]:
-    """What loading `model` needs: its trained tokenizer and, for tiny teachers, their weights."""
+    """What loading `model` needs: its trained tokenizer and, for tiny teachers, their weights; for a
+    pretrained model (or one made from another's layers), the fetched weights."""
     spec = cfg.models[model]
+    if spec.layers_from is not None:
+        return model_inputs(cfg, spec.layers_from.source)
+    if spec.gguf is not None or spec.hub_id is not None:
+        return [paths.fetched_model_record(cfg, model)]
     needs: list[Path] = []
     if spec.tiny is not None:
         needs.append(tokenizer_file(cfg, model))

@@ -128,7 +128,7 @@ def test_model_with_both_hub_id_and_tiny(tmp_path, mini_raw):
     raw["models"]["student"]["hub_id"] = "openai-community/gpt2"
     message = _fails(tmp_path, raw)
     assert "  models.student: " in message
-    assert "set exactly one of hub_id or tiny" in message
+    assert "set exactly one of hub_id, tiny, gguf or layers_from (got ['hub_id', 'tiny'])" in message
 
 
 def test_tiny_model_with_hub_tokenizer(tmp_path, mini_raw):
@@ -181,3 +181,40 @@ def test_cli_validate_bad_config_exits_two_and_names_key(tmp_path, mini_raw):
     assert done.returncode == 2
     assert "pairs.tiny.training.lr" in done.stderr
     assert done.stdout == ""
+
+
+def _real_small_raw() -> dict:
+    return yaml.safe_load((PRESETS_DIR / "real-small.yaml").read_text())
+
+
+def test_real_small_models():
+    cfg = load_preset("real-small")
+    teacher, student = cfg.models["smollm2"], cfg.models["smollm2-15l"]
+    assert teacher.gguf.sha256 == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    assert (teacher.prompt_format, student.prompt_format) == ("chat", "raw")
+    assert (student.layers_from.source, student.layers_from.every) == ("smollm2", 2)
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("ghost", "models.smollm2-15l.layers_from.source: 'ghost' is not a pretrained model (hub_id or gguf)"),
+    ("smollm2-15l", "models.smollm2-15l.layers_from.source: 'smollm2-15l' is not a pretrained model (hub_id or gguf)"),
+])
+def test_layers_from_needs_a_pretrained_source(tmp_path, source, message):
+    raw = _real_small_raw()
+    raw["models"]["smollm2-15l"]["layers_from"]["source"] = source
+    assert message in _fails(tmp_path, raw)
+
+
+def test_gguf_and_hub_id_together_are_refused(tmp_path):
+    raw = _real_small_raw()
+    raw["models"]["smollm2"]["hub_id"] = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert "set exactly one of hub_id, tiny, gguf or layers_from (got ['hub_id', 'gguf'])" in _fails(tmp_path, raw)
+
+
+def test_bad_prompt_format_and_checksum_are_refused(tmp_path):
+    raw = _real_small_raw()
+    raw["models"]["smollm2"]["prompt_format"] = "chatml"
+    raw["models"]["smollm2"]["gguf"]["sha256"] = "B179"
+    message = _fails(tmp_path, raw)
+    assert "models.smollm2.prompt_format: Input should be 'raw' or 'chat'" in message
+    assert "models.smollm2.gguf.sha256: String should match pattern" in message

@@ -135,3 +135,15 @@ def test_dataset_inputs_name_a_file_dataset_only(mini, tmp_path, monkeypatch):
     monkeypatch.setenv("MOLD_DATA_DIR", str(tmp_path))
     assert plan.dataset_inputs(cfg, "mine") == [tmp_path / "mine/p.json"]
     assert all(plan.dataset_inputs(cfg, name) == [] for name in mini.datasets)
+
+
+def test_pretrained_models_wait_for_their_fetched_weights():
+    cfg = load_preset("real-small").model_copy(update={"results_dir": Path("/r")})
+    fetched = Path("/r/real-small/models/smollm2.json")
+    assert paths.fetched_model_record(cfg, "smollm2") == fetched
+    assert plan.model_inputs(cfg, "smollm2") == [fetched]
+    assert plan.model_inputs(cfg, "smollm2-15l") == [fetched]  # made from smollm2's layers
+    assert plan.distill_inputs(cfg, "smollm2_smollm2-15l", "math", "molsaki") == [
+        paths.dataset_file(cfg, "svamp_train"), fetched, paths.rationale_file(cfg, "smollm2", "math"),
+        paths.pair_attention_index(cfg, "smollm2_smollm2-15l", "math")]
+    assert plan.rationale_inputs(cfg, "smollm2", "math") == [paths.dataset_file(cfg, "svamp_train"), fetched]

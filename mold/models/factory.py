@@ -3,19 +3,19 @@ attention interface (docs/adding-a-model.md); the paper uses Llama, Qwen2 and GP
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import inspect
+from pathlib import Path
 
 import torch
 import transformers
-from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModelForCausalLM, GgufConfig, GPT2Config, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from mold.config import ModelSpec, TinyShape
-from mold.io import check_safetensors_dir
 from mold.gpus import WEIGHT_SHARE
+from mold.io import check_safetensors_dir
+from mold.models.sources import gguf_location
 
 
 def causal_lm_class(arch: str) -> type[PreTrainedModel]:
@@ -71,23 +71,30 @@ def build_tiny_model(spec: ModelSpec, tokenizer: PreTrainedTokenizerBase, seed: 
     return causal_lm_class(spec.arch)(config)
 
 
-def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_implementation: str = "sdpa") -> PreTrainedModel:
-    """Load a checkpoint: `local_dir` (a saved tiny or trained model) or `spec.hub_id@revision`.
+def load_pretrained(spec: ModelSpec, local_dir: Path | None = None, attn_implementation: str = "sdpa",
+                    model: str = "model") -> PreTrainedModel:
+    """Load a checkpoint: `local_dir` (a saved tiny or trained model), `spec.hub_id@revision`, or the verified
+    cached GGUF file of `spec.gguf` (dequantized to `spec.dtype`; `model` is its key, for error messages).
     `device_map: auto` shards it over the visible GPUs by `shard_plan` (whole decoder layers per GPU)."""
     if local_dir is not None:
         check_safetensors_dir(local_dir)  # a damaged file is named here, not deep inside from_pretrained
     source = str(local_dir) if local_dir is not None else spec.hub_id
     dtype = getattr(torch, spec.dtype)
     kwargs = {"attn_implementation": attn_implementation, "dtype": dtype}
-    if local_dir is None:
+    if local_dir is None and spec.gguf is not None:
+        source, kwargs["gguf_file"] = gguf_location(spec, model)
+        kwargs["quantization_config"] = GgufConfig(dequantize=True)  # plain dense weights, whatever kernels exist
+    elif local_dir is None:
         kwargs["revision"] = spec.revision
     if spec.device_map == "auto":
-        config = AutoConfig.from_pretrained(source, revision=kwargs.get("revision"))
+        config = AutoConfig.from_pretrained(source, revision=kwargs.get("revision"), gguf_file=kwargs.get("gguf_file"))
         kwargs["device_map"] = shard_plan(config, dtype, gpu_memory_budget())
-    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    if model.config.model_type != spec.arch:
-        raise ValueError(f"{source}: a {model.config.model_type!r} checkpoint, but the config says arch: {spec.arch}")
-    return model
+    loaded = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    if getattr(loaded, "hf_quantizer", None) is not None:  # dequantized GGUF: an ordinary model from here on (saves and reloads as one)
+        loaded.hf_quantizer.remove_quantization_config(loaded)
+    if loaded.config.model_type != spec.arch:
+        raise ValueError(f"{source}: a {loaded.config.model_type!r} checkpoint, but the config says arch: {spec.arch}")
+    return loaded
 
 
 def gpu_memory_budget(headroom: float = WEIGHT_SHARE) -> dict[int, int]:

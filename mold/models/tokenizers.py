@@ -15,6 +15,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from mold.config import ModelSpec, TokenizerSpec
+from mold.models.sources import gguf_location
 
 GPT2_SPECIALS = {"eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
 SP_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}
@@ -70,9 +71,13 @@ def train_tokenizer(spec: TokenizerSpec, texts: list[str]) -> PreTrainedTokenize
     return PreTrainedTokenizerFast(tokenizer_object=raw, **specials)
 
 
-def load_tokenizer(spec: ModelSpec, local_dir: Path | None = None) -> PreTrainedTokenizerFast:
-    """The model's tokenizer: trained locally (from `local_dir`) or the hub model's own."""
-    if spec.tokenizer.kind == "hub":
+def load_tokenizer(spec: ModelSpec, local_dir: Path | None = None, model: str = "model") -> PreTrainedTokenizerFast:
+    """The model's tokenizer: trained locally (from `local_dir`), the hub model's own, or the one stored in
+    its GGUF file (`model` is its key, for error messages)."""
+    if spec.tokenizer.kind == "hub" and spec.gguf is not None:
+        folder, file = gguf_location(spec, model)
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=file)
+    elif spec.tokenizer.kind == "hub":
         tok = AutoTokenizer.from_pretrained(spec.hub_id, revision=spec.revision)
     else:
         if local_dir is None:

@@ -27,7 +27,7 @@ def run(cfg: ExperimentConfig, source: str, task: str) -> dict:
         teacher, tokenizer = load_teacher(cfg, source)
         exemplars = exemplars_for(examples, task.answer_kind, cfg.generation.few_shot)
         outcome = run_teacher(teacher, tokenizer, examples, exemplars, task.answer_kind, cfg.generation, source,
-                              cfg.evaluation.tolerance)
+                              cfg.evaluation.tolerance, cfg.models[source].prompt_format)
     total = len(examples)
     out = paths.rationale_file(cfg, source, task_key)
     write_jsonl_atomic(out.with_suffix(".dropped.jsonl"), outcome.dropped)

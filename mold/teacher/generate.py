@@ -11,8 +11,11 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from mold.config import GenerationSpec
 from mold.console import progress
 from mold.data.schema import Example, RationaleRecord
-from mold.teacher.parse import Dropped, check_reply
-from mold.teacher.prompts import Exemplar, build_prompt
+from mold.teacher.parse import Dropped, check_hinted_reply, check_reply
+from mold.teacher.prompts import Exemplar, PromptFormat, render_prompt
+
+# Raw few-shot text: the reply ends where the model starts the next exemplar. Chat: at the end-of-turn token.
+STOP_STRINGS = {"raw": ["\nQ:"], "chat": []}
 
 
 def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
@@ -23,18 +26,20 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
 
 @torch.no_grad()
 def generate_replies(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
-                     max_new_tokens: int, batch_size: int, description: str) -> list[str]:
-    """Greedy continuations of `prompts`, batched by similar length, in input order."""
+                     max_new_tokens: int, batch_size: int, description: str, prompt_format: PromptFormat = "raw") -> list[str]:
+    """Greedy continuations of `prompts`, batched by similar length, in input order. Chat prompts already
+    hold the template's special tokens, so none are added."""
     tokenizer.padding_side = "left"
     device = next(model.parameters()).device
     replies: list[str] = [""] * len(prompts)
     model.eval()
     with progress(description, total=len(prompts)) as advance:
         for chunk in length_sorted_batches([len(p) for p in prompts], batch_size):
-            enc = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True).to(device)
+            enc = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True,
+                            add_special_tokens=prompt_format == "raw").to(device)
+            stops = {"stop_strings": STOP_STRINGS[prompt_format], "tokenizer": tokenizer} if STOP_STRINGS[prompt_format] else {}
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                                 stop_strings=["\n\n"], tokenizer=tokenizer)
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **stops)
             texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
             for i, text in zip(chunk, texts):
                 replies[i] = text
@@ -61,19 +66,23 @@ def _record(example: Example, parsed, phase: int, source: str) -> RationaleRecor
 
 
 def run_teacher(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: list[Example], exemplars: list[Exemplar],
-                answer_kind: str, spec: GenerationSpec, source: str, tolerance: float = 1e-4) -> TeacherOutcome:
-    """Phase 1: plain prompt. Phase 2 (paper §3.1): the failures again, with the gold answer as a hint."""
+                answer_kind: str, spec: GenerationSpec, source: str, tolerance: float = 1e-4,
+                prompt_format: PromptFormat = "raw") -> TeacherOutcome:
+    """Phase 1: plain prompt. Phase 2 (paper §3.1): the failures again, with the gold answer as a hint;
+    a hinted reply that only restates the hint or says it was given the answer is not a rationale."""
     want_keywords = answer_kind == "choice"
     outcome = TeacherOutcome()
     pending = examples
     phases = (1, 2) if spec.second_phase else (1,)
     for phase in phases:
-        prompts = [build_prompt(e.question, exemplars, answer_kind, hint=e.answer if phase == 2 else None,
-                                num_keywords=spec.num_keywords) for e in pending]
-        replies = generate_replies(model, tokenizer, prompts, spec.max_new_tokens, spec.batch_size, f"teacher phase {phase}")
+        prompts = [render_prompt(prompt_format, tokenizer, e.question, exemplars, answer_kind,
+                                 hint=e.answer if phase == 2 else None, num_keywords=spec.num_keywords) for e in pending]
+        replies = generate_replies(model, tokenizer, prompts, spec.max_new_tokens, spec.batch_size, f"teacher phase {phase}",
+                                   prompt_format)
         failed = []
         for example, reply in zip(pending, replies):
-            result = check_reply(reply, example.answer, answer_kind, want_keywords, tolerance)
+            check = check_hinted_reply if phase == 2 else check_reply
+            result = check(reply, example.answer, answer_kind, want_keywords, tolerance)
             if isinstance(result, Dropped):
                 failed.append(example)
                 outcome.dropped.append({"id": example.id, "phase": phase, "reason": result.reason, "detail": result.detail,

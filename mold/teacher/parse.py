@@ -1,4 +1,9 @@
-"""Parse a teacher's reply into rationale, answer and keywords; reasons for dropping it."""
+"""Parse a teacher's reply into rationale, answer and keywords; reasons for dropping it.
+
+Written against real instruct-model replies (tests/teacher/fixtures): steps may be split by blank
+lines, the answer sentence varies ("So, the final answer is: **8**"), and a hinted reply may only
+restate the hint.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,14 @@ from dataclasses import dataclass
 
 from mold.data.answers import AnswerKind, answers_match, normalize_answer
 
-ANSWER_RE = re.compile(r"(?:so\s+)?the answer is\s*:?\s*(.+?)(?:\.\s*$|\.\s|\n|$)", re.IGNORECASE | re.DOTALL)
+ANSWER_RE = re.compile(r"(?:(?:so|therefore|thus|hence),?\s+)?(?:the\s+)?(?:final\s+)?answer\s+is\s*:?\s*(.+?)(?:\.\s*$|\.\s|\n|$)",
+                       re.IGNORECASE | re.DOTALL)
 KEYWORDS_RE = re.compile(r"^\s*keywords\s*:\s*(.*?)(?:\.\s+|\n|$)", re.IGNORECASE)
-STOP_MARKERS = ("\n\nQ:", "\nQ:", "\n\n")
+NEXT_QUESTION = "\nQ:"  # a raw few-shot continuation: the model starts the next exemplar
+# A phase-2 reply that says it was handed the answer ("the hint", "the given answer", "we are told the answer").
+HINT_MENTION_RE = re.compile(r"\bhint(?:ed|s)?\b|\b(?:given|told|provided)\b[^.\n]{0,30}\banswer\b|\banswer\b[^.\n]{0,20}\b(?:given|provided)\b",
+                             re.IGNORECASE)
+NUMBER_IN_TEXT_RE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -21,14 +31,34 @@ class ParsedReply:
 
 @dataclass(frozen=True)
 class Dropped:
-    reason: str  # no_answer | unparsable_answer | empty_rationale | no_keywords | wrong_answer
+    reason: str  # no_answer | unparsable_answer | empty_rationale | no_keywords | wrong_answer | restated_hint | mentions_hint
     detail: str = ""
 
 
 def cut_continuation(text: str) -> str:
-    """Keep the reply to this question only: stop where the model starts a new one."""
-    end = min((i for i in (text.find(m) for m in STOP_MARKERS) if i >= 0), default=len(text))
-    return text[:end].strip()
+    """Keep the reply to this question only: stop where the model starts a new one, or at the first blank
+    line after an answer sentence (blank lines between steps stay)."""
+    end = text.find(NEXT_QUESTION)
+    text = text if end < 0 else text[:end]
+    first_answer = ANSWER_RE.search(text)
+    if first_answer is not None:
+        blank = text.find("\n\n", first_answer.end() - 1)
+        text = text if blank < 0 else text[:blank]
+    return text.strip()
+
+
+def clean_rationale(text: str) -> str:
+    """One line of plain text: markdown emphasis dropped, blank lines and runs of spaces made single spaces."""
+    return " ".join(text.replace("**", "").split())
+
+
+def strip_repeated_answers(rationale: str, answer: str, kind: AnswerKind, num_choices: int = 5) -> str:
+    """Drop answer sentences repeated at the end ("... = 24. The answer is 24. The answer is 24.")."""
+    while True:
+        ends = [m for m in ANSWER_RE.finditer(rationale) if m.end() == len(rationale)]
+        if not ends or normalize_answer(ends[-1].group(1), kind, num_choices) != answer:
+            return rationale
+        rationale = rationale[: ends[-1].start()].strip()
 
 
 def parse_keywords(text: str) -> tuple[tuple[str, ...], str]:
@@ -59,7 +89,7 @@ def parse_reply(reply: str, kind: AnswerKind, want_keywords: bool = False, num_c
     answer = normalize_answer(last.group(1), kind, num_choices)
     if answer is None:
         return Dropped("unparsable_answer", last.group(1)[:40])
-    rationale = text[: last.start()].strip()
+    rationale = strip_repeated_answers(clean_rationale(text[: last.start()]), answer, kind, num_choices)
     if not rationale:
         return Dropped("empty_rationale")
     return ParsedReply(rationale, answer, keywords)
@@ -72,4 +102,28 @@ def check_reply(reply: str, gold: str, kind: AnswerKind, want_keywords: bool = F
         return parsed
     if not answers_match(parsed.answer, gold, kind, tolerance):
         return Dropped("wrong_answer", f"{parsed.answer} != {gold}")
+    return parsed
+
+
+def restates_hint(rationale: str, gold: str, tolerance: float = 1e-4) -> bool:
+    """A math rationale with no number other than the answer itself did not reason its way there."""
+    return all(answers_match(n, gold, "number", tolerance) for n in NUMBER_IN_TEXT_RE.findall(rationale))
+
+
+def check_hinted_reply(reply: str, gold: str, kind: AnswerKind, want_keywords: bool = False,
+                       tolerance: float = 1e-4) -> ParsedReply | Dropped:
+    """Phase 2 (paper §3.1: the failures re-prompted with the gold answer as a hint): `check_reply`, and the
+    rationale must not lean on the hint. A reply that only restates the hinted answer, opens with it (then
+    justifies it after the fact), or says it was given the answer is not a rationale to learn from."""
+    text = cut_continuation(reply)
+    if ANSWER_RE.match(parse_keywords(text)[1] if want_keywords else text):
+        return Dropped("restated_hint", "opens with the hinted answer")
+    parsed = check_reply(reply, gold, kind, want_keywords, tolerance)
+    if isinstance(parsed, Dropped):
+        return Dropped("restated_hint", parsed.detail) if parsed.reason == "empty_rationale" else parsed
+    mention = HINT_MENTION_RE.search(text)
+    if mention is not None:
+        return Dropped("mentions_hint", mention.group())
+    if kind == "number" and restates_hint(parsed.rationale, gold, tolerance):
+        return Dropped("restated_hint", parsed.rationale[:80])
     return parsed

@@ -1,6 +1,6 @@
 """Few-shot prompts for the rationale teacher (paper §3.1, paper App. F.3 / B.2).
 
-One format for every teacher, hub or tiny:
+Two renderings of one content, chosen per teacher (`prompt_format`). 'raw', for base and tiny models:
 
     Q: <question>
     [Hint: the answer is <gold>.]          (phase 2 only)
@@ -8,15 +8,20 @@ One format for every teacher, hub or tiny:
 
 Choice tasks ask for 3–8 keywords that matter for the reasoning; they become the
 example's critical words. The tiny offline teachers are trained on exactly these prompts.
+
+'chat', for instruct models: the tokenizer's chat template over the same text, the instruction as the
+system turn and each exemplar as a user turn (question, hint line) and an assistant turn (its reply).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from mold.data.schema import Example
 
-PROMPT_VERSION = "mold-prompts-v1"
+PROMPT_VERSION = "mold-prompts-v2"
+PromptFormat = Literal["raw", "chat"]
 INSTRUCTIONS = {
     "number": "Answer each question step by step, one short sentence per step. End with 'The answer is N.'",
     "choice": "List {lo} to {hi} keywords that matter for the reasoning, explain step by step, and end with 'The answer is (X).'",
@@ -67,14 +72,43 @@ def exemplars_for(train: list[Example], answer_kind: str, k: int) -> list[Exempl
     return BUILTIN_EXEMPLARS[answer_kind][:k]
 
 
+def _hint_line(hint: str | None, answer_kind: str) -> str:
+    if hint is None:
+        return ""
+    shown = f"({hint})" if answer_kind == "choice" else hint
+    return f"\nHint: the answer is {shown}."
+
+
 def build_prompt(question: str, exemplars: list[Exemplar], answer_kind: str,
                  hint: str | None = None, num_keywords: tuple[int, int] = (3, 8)) -> str:
-    """Instruction, exemplars, then the question (with the gold answer as a hint in phase 2)."""
+    """Raw text: instruction, exemplars, then the question (with the gold answer as a hint in phase 2)."""
     lo, hi = num_keywords
     parts = [INSTRUCTIONS[answer_kind].format(lo=lo, hi=hi)]
     for ex in exemplars:
         parts.append(f"Q: {ex.question}\nA: {format_reply(ex.rationale, ex.answer, answer_kind, ex.keywords)}")
-    shown_hint = f"({hint})" if hint is not None and answer_kind == "choice" else hint
-    hint_line = f"Hint: the answer is {shown_hint}.\n" if hint is not None else ""
-    parts.append(f"Q: {question}\n{hint_line}A:")
+    parts.append(f"Q: {question}{_hint_line(hint, answer_kind)}\nA:")
     return "\n\n".join(parts)
+
+
+def build_chat(question: str, exemplars: list[Exemplar], answer_kind: str,
+               hint: str | None = None, num_keywords: tuple[int, int] = (3, 8)) -> list[dict[str, str]]:
+    """Chat turns: the instruction as system turn, each exemplar as a user/assistant exchange, then the question."""
+    lo, hi = num_keywords
+    turns = [{"role": "system", "content": INSTRUCTIONS[answer_kind].format(lo=lo, hi=hi)}]
+    for ex in exemplars:
+        turns.append({"role": "user", "content": f"Q: {ex.question}"})
+        turns.append({"role": "assistant", "content": format_reply(ex.rationale, ex.answer, answer_kind, ex.keywords)})
+    turns.append({"role": "user", "content": f"Q: {question}{_hint_line(hint, answer_kind)}"})
+    return turns
+
+
+def render_prompt(prompt_format: PromptFormat, tokenizer, question: str, exemplars: list[Exemplar], answer_kind: str,
+                  hint: str | None = None, num_keywords: tuple[int, int] = (3, 8)) -> str:
+    """The prompt text a teacher is given: raw few-shot text, or its tokenizer's chat template applied to
+    `build_chat` with the assistant turn opened (the template's special tokens are in the text)."""
+    if prompt_format == "raw":
+        return build_prompt(question, exemplars, answer_kind, hint, num_keywords)
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError("prompt_format 'chat' needs a tokenizer with a chat template; use 'raw' for this teacher")
+    turns = build_chat(question, exemplars, answer_kind, hint, num_keywords)
+    return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)

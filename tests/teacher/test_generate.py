@@ -37,7 +37,7 @@ class FakeTeacher:
         self.replies = replies
         self.calls: list[list[str]] = []
 
-    def __call__(self, model, tokenizer, prompts, max_new_tokens, batch_size, description):
+    def __call__(self, model, tokenizer, prompts, max_new_tokens, batch_size, description, prompt_format="raw"):
         self.calls.append(prompts)
         out = []
         for prompt in prompts:
@@ -121,7 +121,7 @@ def test_choice_task_keeps_keywords(monkeypatch):
     examples = [Example(id="c0", question=question, answer="B", choices=["cat", "dog"], source="choice_train"),
                 Example(id="c1", question=question + " ", answer="B", choices=["cat", "dog"], source="choice_train")]
 
-    def fake_replies(model, tokenizer, prompts, max_new_tokens, batch_size, description):
+    def fake_replies(model, tokenizer, prompts, max_new_tokens, batch_size, description, prompt_format="raw"):
         if "Hint:" in prompts[0]:
             return ["Keywords: bark. Dogs bark. The answer is (B)."] * len(prompts)
         return ["Keywords: dog, bark, Dog. A dog barks. The answer is (B).", "Dogs bark. The answer is (B)."]

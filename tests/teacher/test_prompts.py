@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
+import pytest
+
 from mold.data.schema import Example
-from mold.teacher.prompts import BUILTIN_EXEMPLARS, INSTRUCTIONS, Exemplar, build_prompt, exemplars_for, format_reply
+from mold.teacher.prompts import (BUILTIN_EXEMPLARS, INSTRUCTIONS, Exemplar, build_chat, build_prompt, exemplars_for,
+                                  format_reply, render_prompt)
 
 NUMBER_EX = Exemplar("Ann has 5 pens. She buys 3 more. How many?", "5 + 3 = 8.", "8")
 CHOICE_EX = Exemplar("Where is milk kept? Answer choices: (A) fridge, (B) oven.", "Milk stays cold in a fridge.", "A",
@@ -71,3 +76,35 @@ def test_exemplars_for_falls_back_to_builtin_when_too_few_gold():
     train = [_example(0, "r0."), _example(1, None)]
     assert exemplars_for(train, "number", 2) == BUILTIN_EXEMPLARS["number"][:2]
     assert exemplars_for([], "choice", 1) == BUILTIN_EXEMPLARS["choice"][:1]
+
+
+CHAT_TEMPLATE = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}</{{ m['role'] }}>\n{% endfor %}"
+                 "{% if add_generation_prompt %}<assistant>{% endif %}")
+
+
+def test_chat_turns_hold_the_raw_prompt_content():
+    turns = build_chat("Tom has 2 cats and 4 dogs. How many pets?", [NUMBER_EX], "number", hint="6")
+    assert turns == [
+        {"role": "system", "content": INSTRUCTIONS["number"]},
+        {"role": "user", "content": f"Q: {NUMBER_EX.question}"},
+        {"role": "assistant", "content": format_reply(NUMBER_EX.rationale, NUMBER_EX.answer, "number")},
+        {"role": "user", "content": "Q: Tom has 2 cats and 4 dogs. How many pets?\nHint: the answer is 6."},
+    ]
+    choice = build_chat("Z?", [CHOICE_EX], "choice", hint="B", num_keywords=(2, 5))
+    assert choice[0]["content"] == INSTRUCTIONS["choice"].format(lo=2, hi=5)
+    assert choice[2]["content"].startswith("Keywords: ") and choice[-1]["content"] == "Q: Z?\nHint: the answer is (B)."
+
+
+def test_render_prompt_applies_the_chat_template_with_the_reply_turn_open(bpe_tokenizer):
+    tokenizer = copy.deepcopy(bpe_tokenizer)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    text = render_prompt("chat", tokenizer, "Z?", [NUMBER_EX], "number")
+    assert text == (f"<system>{INSTRUCTIONS['number']}</system>\n<user>Q: {NUMBER_EX.question}</user>\n"
+                    f"<assistant>{format_reply(NUMBER_EX.rationale, NUMBER_EX.answer, 'number')}</assistant>\n"
+                    "<user>Q: Z?</user>\n<assistant>")
+    assert render_prompt("raw", None, "Z?", [NUMBER_EX], "number") == build_prompt("Z?", [NUMBER_EX], "number")
+
+
+def test_chat_format_needs_a_chat_template(bpe_tokenizer):
+    with pytest.raises(ValueError, match="needs a tokenizer with a chat template"):
+        render_prompt("chat", bpe_tokenizer, "Z?", [], "number")
