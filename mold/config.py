@@ -136,7 +136,18 @@ class GenerationSpec(Strict):
     max_new_tokens: int = Field(128, ge=1)
     batch_size: int = Field(16, ge=1)
     second_phase: bool = Field(True, description="Re-prompt wrong examples with the gold answer as a hint (§3.1).")
-    num_keywords: tuple[int, int] = Field((3, 8), description="Keyword count asked of the teacher for choice tasks (§3.1).")
+    num_keywords: tuple[int, int] = Field((3, 8), description="Keyword count asked of the teacher for choice tasks "
+                                          "(App. B.2: 3-8 unique); replies with fewer that occur in the question are dropped.")
+    palm_rationales: Literal["all", "correct"] = Field(
+        "all", description="Hybrid setting (Table 3, docs/paper-to-code.md [choice]): 'all', every parsable PaLM-540B "
+        "rationale paired with the gold answer (DSS); 'correct', only those whose own answer is right.")
+
+    @field_validator("num_keywords")
+    @classmethod
+    def _keyword_bounds(cls, bounds: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= bounds[0] <= bounds[1]:
+            raise ValueError("num_keywords must be (lo, hi) with 1 <= lo <= hi")
+        return bounds
 
 
 class LossSpec(Strict):
@@ -145,7 +156,12 @@ class LossSpec(Strict):
     mmi_beta: float = Field(0.1, ge=0, description="Weight of L_MMI (docs/baselines.md).")
     tau1: float = Field(0.1, gt=0, description="Teacher layer-weight temperature (§3.3).")
     tau2: float = Field(0.5, gt=0, description="Student router temperature (§3.3).")
-    router: Literal["shared", "flat"] = Field("shared", description="Student router: one d->1 map, or flat L*d->L (§5 [choice]).")
+    router: Literal["layer_bias", "shared", "flat"] = Field(
+        "layer_bias", description="Student router (Eq. 5, docs/paper-to-code.md [choice]): 'layer_bias', one d->1 map "
+        "plus a per-layer bias b in R^L; 'shared', the d->1 map alone; 'flat', one L*d->L map.")
+    step_split: Literal["periods", "sentences"] = Field(
+        "periods", description="Step boundaries (§3.2 'based on periods'): 'periods', or 'sentences' [choice], "
+        "also '?', '!' and newlines.")
     attention_impl: Literal["efficient", "eager"] = Field(
         "efficient", description="Stepwise-attention path (mold.molsaki.attention): 'efficient', word indicators as extra "
         "value columns of one SDPA call; 'eager', the reference that materialises the attention probabilities."
@@ -178,14 +194,28 @@ class TrainingSpec(Strict):
 
 class EvalSpec(Strict):
     batch_size: int = Field(32, ge=1)
+    modes: tuple[Literal["predict", "explain"], ...] = Field(
+        ("predict", "explain"), min_length=1, description="Scoring protocols (docs/paper-to-code.md [choice] scoring): "
+        "'predict', the answer task answered directly (DSS); 'explain', the student writes its rationale and the "
+        "answer is read from it. Each gets its own tables.")
     max_gen_tokens: int = Field(16, ge=1, description="Answer length budget for the predict task.")
+    explain_max_gen_tokens: int = Field(128, ge=1, description="Rationale-and-answer length budget for the explain mode.")
     tolerance: float = Field(1e-4, ge=0, description="Numeric tolerance (docs/baselines.md [choice]).")
     limit: int | None = Field(None, ge=1, description="Score only the first N test examples.")
+
+    @field_validator("modes")
+    @classmethod
+    def _modes_unique(cls, modes: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(modes)) != len(modes):
+            raise ValueError("modes repeat")
+        return modes
 
 
 class Cues(Strict):
     predict: str = Field("predict: ", description="DSS task prefix of the answer task.")
     explain: str = Field("explain: ", description="DSS task prefix of the rationale task.")
+    answer_in_explain: bool = Field(
+        True, description="Explain targets end with ' The answer is X.' (needed to score the explain mode).")
 
 
 class PairSpec(Strict):
@@ -251,6 +281,9 @@ class ExperimentConfig(Strict):
                     raise ValueError(f"pairs.{key}.tasks: unknown task {task!r}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds repeat")
+        if "explain" in self.evaluation.modes and not self.cues.answer_in_explain:
+            raise ValueError("evaluation.modes has 'explain': set cues.answer_in_explain so the student learns to end "
+                             "its rationale with 'The answer is X'")
         return self
 
     @property
