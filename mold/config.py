@@ -132,7 +132,7 @@ class ModelSpec(Strict):
 class GenerationSpec(Strict):
     """Teacher rationale generation (paper §3.1)."""
 
-    few_shot: int = Field(2, ge=0, le=8, description="Exemplars in the prompt.")
+    few_shot: int = Field(2, ge=0, le=8, description="Exemplars in the prompt; ours, not the paper's (docs/paper-to-code.md \"Prompts\").")
     max_new_tokens: int = Field(128, ge=1)
     batch_size: int = Field(16, ge=1)
     second_phase: bool = Field(True, description="Re-prompt wrong examples with the gold answer as a hint (§3.1).")
@@ -141,6 +141,16 @@ class GenerationSpec(Strict):
     palm_rationales: Literal["all", "correct"] = Field(
         "all", description="Hybrid setting (Table 3, docs/paper-to-code.md [choice]): 'all', every parsable PaLM-540B "
         "rationale paired with the gold answer (DSS); 'correct', only those whose own answer is right.")
+
+    @field_validator("few_shot")
+    @classmethod
+    def _enough_exemplars(cls, few_shot: int) -> int:
+        from mold.teacher.prompts import BUILTIN_EXEMPLARS  # the exemplars used when a train set has no rationales
+
+        shipped = min(len(exemplars) for exemplars in BUILTIN_EXEMPLARS.values())
+        if few_shot > shipped:
+            raise ValueError(f"few_shot {few_shot} > the {shipped} exemplars shipped for every task kind (mold.teacher.prompts)")
+        return few_shot
 
     @field_validator("num_keywords")
     @classmethod

@@ -11,7 +11,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from mold.config import GenerationSpec
 from mold.console import progress
 from mold.data.schema import Example, RationaleRecord
-from mold.teacher.parse import Dropped, check_reply
+from mold.teacher.parse import Dropped, bound_keywords, check_reply
 from mold.teacher.prompts import Exemplar, build_prompt
 
 
@@ -46,13 +46,15 @@ def generate_replies(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
 class TeacherOutcome:
     kept: list[RationaleRecord] = field(default_factory=list)
     dropped: list[dict] = field(default_factory=list)  # every dropped reply, with its reason
+    keywords_removed: Counter[str] = field(default_factory=Counter)  # keywords cut from kept or dropped replies, by reason
 
     def summary(self, total: int) -> dict:
         phases = Counter(r.phase for r in self.kept)
         reasons = Counter(d["reason"] for d in self.dropped if d["final"])
         phase1 = Counter(d["reason"] for d in self.dropped if d["phase"] == 1)
         return {"total": total, "kept": len(self.kept), "kept_phase1": phases[1], "kept_phase2": phases[2],
-                "dropped": sum(reasons.values()), "dropped_by_reason": dict(reasons), "phase1_failures_by_reason": dict(phase1)}
+                "dropped": sum(reasons.values()), "dropped_by_reason": dict(reasons), "phase1_failures_by_reason": dict(phase1),
+                "keywords_removed": dict(self.keywords_removed)}
 
 
 def _record(example: Example, parsed, phase: int, source: str) -> RationaleRecord:
@@ -74,6 +76,9 @@ def run_teacher(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, exam
         failed = []
         for example, reply in zip(pending, replies):
             result = check_reply(reply, example.answer, answer_kind, want_keywords, tolerance)
+            if want_keywords and not isinstance(result, Dropped):
+                result, removed = bound_keywords(result, f"{example.question}\n{result.rationale}", spec.num_keywords)
+                outcome.keywords_removed.update(removed)
             if isinstance(result, Dropped):
                 failed.append(example)
                 outcome.dropped.append({"id": example.id, "phase": phase, "reason": result.reason, "detail": result.detail,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 from mold.data.answers import AnswerKind, answers_match, normalize_answer
+from mold.molsaki.maths import find_critical_spans
 
 ANSWER_RE = re.compile(r"(?:so\s+)?the answer is\s*:?\s*(.+?)(?:\.\s*$|\.\s|\n|$)", re.IGNORECASE | re.DOTALL)
 KEYWORDS_RE = re.compile(r"^\s*keywords\s*:\s*(.*?)(?:\.\s+|\n|$)", re.IGNORECASE)
@@ -21,7 +23,7 @@ class ParsedReply:
 
 @dataclass(frozen=True)
 class Dropped:
-    reason: str  # no_answer | unparsable_answer | empty_rationale | no_keywords | wrong_answer
+    reason: str  # no_answer | unparsable_answer | empty_rationale | no_keywords | wrong_answer | too_few_keywords
     detail: str = ""
 
 
@@ -73,3 +75,16 @@ def check_reply(reply: str, gold: str, kind: AnswerKind, want_keywords: bool = F
     if not answers_match(parsed.answer, gold, kind, tolerance):
         return Dropped("wrong_answer", f"{parsed.answer} != {gold}")
     return parsed
+
+
+def bound_keywords(parsed: ParsedReply, text: str, bounds: tuple[int, int] = (3, 8)) -> tuple[ParsedReply | Dropped, Counter[str]]:
+    """App. B.2 asks for 3-8 unique keywords: keep those that occur in `text` (x = question + rationale) as
+    critical words do (whole word, any case), the first `hi` of them; fewer than `lo` left drops the reply.
+    Also returns how many keywords were removed, by reason (`absent_from_text`, `beyond_max`)."""
+    lo, hi = bounds
+    present = [k for k in parsed.keywords if find_critical_spans(text, [k])]
+    removed = Counter({"absent_from_text": len(parsed.keywords) - len(present), "beyond_max": max(0, len(present) - hi)})
+    kept = tuple(present[:hi])
+    if len(kept) < lo:
+        return Dropped("too_few_keywords", f"{len(kept)} of {', '.join(parsed.keywords)} occur in the text; need {lo}"), removed
+    return replace(parsed, keywords=kept), removed
