@@ -58,7 +58,7 @@ class RealDatasetSpec(Strict):
         "local", description=f"'local': files laid out like ../shared/data under data_dir (env {DATA_DIR_ENV}); 'hub': HF hub ids."
     )
     paper_subset: bool = Field(
-        False, description="SingleEq/ASDiv: seeded sample of the paper's 108 / 406 test sizes (docs/paper-to-code.md [choice])."
+        False, description="SingleEq/ASDiv/GSM8K: seeded sample of the paper's 108 / 406 / 1318 test sizes (docs/paper-to-code.md [choice])."
     )
     limit: int | None = Field(None, ge=1, description="Keep the first N examples (tiny presets).")
 

@@ -61,7 +61,7 @@ def table_variants(cfg: ExperimentConfig) -> list[TableVariant]:
     return [TableVariant(mode, family) for family in families for mode in cfg.evaluation.modes]
 
 
-def test_columns(cfg: ExperimentConfig, tests: Sequence[str], test_sets: TestSets) -> list[str]:
+def columns_shown(cfg: ExperimentConfig, tests: Sequence[str], test_sets: TestSets) -> list[str]:
     """The test sets a table shows: the full ones, or each replaced by its paper-sized subset (same benchmark) where
     the config has one; benchmarks the paper used whole (SVAMP, CSQA) stay as they are."""
     full = [d for d in tests if not is_paper_subset(cfg, d)]

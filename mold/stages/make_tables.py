@@ -10,7 +10,7 @@ from mold import paths
 from mold.config import ExperimentConfig
 from mold.console import log
 from mold.methods import get_method, table_order
-from mold.reporting.columns import TableVariant, averaged_columns, paper_names, table_variants, test_columns
+from mold.reporting.columns import TableVariant, averaged_columns, paper_names, table_variants, columns_shown
 from mold.reporting.figures import top_layers_note, write_layer_weights
 from mold.reporting.tables import EvalRecord, aggregate, load_eval_records, load_paper_numbers, table1, table2, table3, write_tables
 
@@ -42,7 +42,7 @@ def _average_note(columns: list[str], paper_average: bool) -> str:
 
 def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: TableVariant) -> None:
     mode, root = variant.mode, cfg.root
-    datasets = list(dict.fromkeys(d for pair in cfg.pairs for d in test_columns(cfg, _tests(cfg, pair), variant.test_sets)))
+    datasets = list(dict.fromkeys(d for pair in cfg.pairs for d in columns_shown(cfg, _tests(cfg, pair), variant.test_sets)))
     methods = list(dict.fromkeys(m for p in cfg.pairs.values() for m in p.methods))
     unified = [k for k, p in cfg.pairs.items() if p.setting == "unified"]
     write_tables(root / variant.file_stem(1), table1(
@@ -51,7 +51,7 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
     sl_pairs = [k for k, p in cfg.pairs.items() if any(get_method(m).tables == {2} for m in p.methods)]
     if sl_pairs:
         pair = sl_pairs[0]
-        columns, faithful = averaged_columns(cfg, test_columns(cfg, _tests(cfg, pair, "number"), variant.test_sets), 2)
+        columns, faithful = averaged_columns(cfg, columns_shown(cfg, _tests(cfg, pair, "number"), variant.test_sets), 2)
         rows = aggregate([r for r in records if r.pair == pair], average_over=columns, mode=mode)
         order = table_order([m for m in cfg.pairs[pair].methods if 2 in get_method(m).tables])
         note = _note(cfg, _average_note(columns, faithful), top_layers_note(cfg, pair))
@@ -60,7 +60,7 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
             title=variant.title("Table 2: single-layer maps (SL teacher→student) vs the mixture of layers (MoL)")))
     hybrid = [k for k, p in cfg.pairs.items() if p.setting == "hybrid"]
     if hybrid:
-        columns, faithful = averaged_columns(cfg, test_columns(cfg, _tests(cfg, hybrid[0], "number"), variant.test_sets), 3)
+        columns, faithful = averaged_columns(cfg, columns_shown(cfg, _tests(cfg, hybrid[0], "number"), variant.test_sets), 3)
         by_setting = {setting: aggregate([r for r in records if r.pair == key], average_over=columns, mode=mode)
                       for setting, key in (("unified", _unified_twin(cfg, hybrid[0])), ("hybrid", hybrid[0]))}
         order = table_order([m for m in cfg.pairs[hybrid[0]].methods if 3 in get_method(m).tables])
