@@ -137,7 +137,10 @@ class GenerationSpec(Strict):
     batch_size: int = Field(16, ge=1)
     second_phase: bool = Field(True, description="Re-prompt wrong examples with the gold answer as a hint (§3.1).")
     num_keywords: tuple[int, int] = Field((3, 8), description="Keyword count asked of the teacher for choice tasks "
-                                          "(App. B.2: 3-8 unique); replies with fewer that occur in the question are dropped.")
+                                          "(App. B.2: 3-8 unique); those absent from x are removed, and beyond hi cut.")
+    too_few_keywords: Literal["drop", "keep"] = Field(
+        "drop", description="A reply left with fewer than num_keywords[0] keywords in x: 'drop' it (App. B.2), or "
+        "'keep' it (counted; it gets little or no attention target), for tiny teachers that rarely comply.")
     palm_rationales: Literal["all", "correct"] = Field(
         "all", description="Hybrid setting (Table 3, docs/paper-to-code.md [choice]): 'all', every parsable PaLM-540B "
         "rationale paired with the gold answer (DSS); 'correct', only those whose own answer is right.")

@@ -57,9 +57,10 @@ class TeacherOutcome:
                 "keywords_removed": dict(self.keywords_removed)}
 
 
-def _record(example: Example, parsed, phase: int, source: str) -> RationaleRecord:
+def _record(example: Example, parsed, phase: int, source: str, with_keywords: bool) -> RationaleRecord:
+    """`keywords` None means numbers are the critical words; a choice task keeps its list even when empty."""
     return RationaleRecord(id=example.id, question=example.question, answer=example.answer, rationale=parsed.rationale,
-                           keywords=list(parsed.keywords) or None, phase=phase, source=source)
+                           keywords=list(parsed.keywords) if with_keywords else None, phase=phase, source=source)
 
 
 def run_teacher(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: list[Example], exemplars: list[Exemplar],
@@ -77,14 +78,15 @@ def run_teacher(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, exam
         for example, reply in zip(pending, replies):
             result = check_reply(reply, example.answer, answer_kind, want_keywords, tolerance)
             if want_keywords and not isinstance(result, Dropped):
-                result, removed = bound_keywords(result, f"{example.question}\n{result.rationale}", spec.num_keywords)
+                x = f"{example.question}\n{result.rationale}"  # as mold.molsaki.targets.attention_text
+                result, removed = bound_keywords(result, x, spec.num_keywords, spec.too_few_keywords == "drop")
                 outcome.keywords_removed.update(removed)
             if isinstance(result, Dropped):
                 failed.append(example)
                 outcome.dropped.append({"id": example.id, "phase": phase, "reason": result.reason, "detail": result.detail,
                                         "reply": reply, "final": phase == phases[-1]})
             else:
-                outcome.kept.append(_record(example, result, phase, source))
+                outcome.kept.append(_record(example, result, phase, source, want_keywords))
         pending = failed
     order = {e.id: i for i, e in enumerate(examples)}
     outcome.kept.sort(key=lambda r: order[r.id])

@@ -77,14 +77,18 @@ def check_reply(reply: str, gold: str, kind: AnswerKind, want_keywords: bool = F
     return parsed
 
 
-def bound_keywords(parsed: ParsedReply, text: str, bounds: tuple[int, int] = (3, 8)) -> tuple[ParsedReply | Dropped, Counter[str]]:
+def bound_keywords(parsed: ParsedReply, text: str, bounds: tuple[int, int] = (3, 8),
+                   drop_too_few: bool = True) -> tuple[ParsedReply | Dropped, Counter[str]]:
     """App. B.2 asks for 3-8 unique keywords: keep those that occur in `text` (x = question + rationale) as
-    critical words do (whole word, any case), the first `hi` of them; fewer than `lo` left drops the reply.
-    Also returns how many keywords were removed, by reason (`absent_from_text`, `beyond_max`)."""
+    critical words do (whole word, any case), the first `hi` of them; fewer than `lo` left drops the reply
+    (`drop_too_few`) or is counted as `kept_too_few`. Also returns how many keywords were removed, by reason
+    (`absent_from_text`, `beyond_max`)."""
     lo, hi = bounds
     present = [k for k in parsed.keywords if find_critical_spans(text, [k])]
     removed = Counter({"absent_from_text": len(parsed.keywords) - len(present), "beyond_max": max(0, len(present) - hi)})
     kept = tuple(present[:hi])
-    if len(kept) < lo:
+    if len(kept) < lo and not drop_too_few:
+        removed["kept_too_few"] += 1
+    elif len(kept) < lo:
         return Dropped("too_few_keywords", f"{len(kept)} of {', '.join(parsed.keywords)} occur in the text; need {lo}"), removed
     return replace(parsed, keywords=kept), removed

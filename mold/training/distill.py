@@ -62,7 +62,11 @@ def build_items(cfg: ExperimentConfig, pair_key: str, task_key: str, method: Met
     if not method.needs_rationales:  # Vanilla: gold answers of the whole train split
         examples = read_prepared(cfg, task.train)
         return [TrainItem(encode(tokenizer, prompt(cfg.cues.predict, e.question), e.answer, max_len)) for e in examples], {"examples": len(examples)}
-    records = read_jsonl(paths.rationale_file(cfg, pair.rationale_source, task_key), RationaleRecord)
+    rationale_file = paths.rationale_file(cfg, pair.rationale_source, task_key)
+    records = read_jsonl(rationale_file, RationaleRecord)
+    if not records:
+        raise ValueError(f"{rationale_file}: no rationale was kept, nothing to train {method.name} on "
+                         f"(see the drop reasons in {rationale_file.with_suffix('.summary.json').name})")
     items = [TrainItem(encode(tokenizer, prompt(cfg.cues.predict, r.question), r.answer, max_len),
                        encode(tokenizer, prompt(cfg.cues.explain, r.question),
                               explain_target(r, task.answer_kind, cfg.cues.answer_in_explain), max_len)) for r in records]

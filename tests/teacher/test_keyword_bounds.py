@@ -26,3 +26,10 @@ def test_more_than_the_maximum_keeps_the_first():
     kept, removed = bound_keywords(parsed, X, (3, 8))
     assert kept.keywords == ("where", "fish", "live", "sea", "desert", "need", "water", "choices")
     assert removed == {"absent_from_text": 0, "beyond_max": 1}
+
+
+def test_too_few_can_be_kept_and_counted_for_tiny_teachers():
+    parsed = ParsedReply("Fish need water.", "A", ("fish", "ocean"))
+    kept, removed = bound_keywords(parsed, X, (3, 8), drop_too_few=False)
+    assert kept == ParsedReply(parsed.rationale, "A", ("fish",))
+    assert removed == {"absent_from_text": 1, "beyond_max": 0, "kept_too_few": 1}
