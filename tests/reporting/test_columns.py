@@ -103,3 +103,10 @@ def test_table3_hybrid_columns(paper):
     md = table3({"hybrid": rows}, columns, ["dss"], load_paper_numbers(3))["md"]
     assert "| Rationale source | Method | SVAMP (n=200) | SingleEq (n=508) | ASDiv (n=1218) | Avg |" in md
     assert "30.0 ± 0.0 (paper 36.4, Δ -6.4)" in md  # (40 + 20 + 30) / 3, GSM8K left out
+
+
+def test_top_layers_by_weight():
+    from mold.reporting.figures import top_layers
+
+    assert top_layers({1: 0.1, 2: 0.4, 3: 0.2, 4: 0.3}) == [2, 4, 3]
+    assert top_layers({1: 0.5, 2: 0.5}, k=3) == [1, 2]  # ties: the lower layer first; fewer than k layers
