@@ -19,6 +19,7 @@ DATA_DIR_ENV = "MOLD_DATA_DIR"
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="File-safe key.")]
 Arch = Literal["llama", "qwen2", "gpt2"]
 RealDataset = Literal["svamp", "singleeq", "asdiv", "gsm8k", "csqa"]
+EvalMode = Literal["predict", "explain"]  # scoring protocols (docs/paper-to-code.md "Explain targets and scoring")
 
 
 class Strict(BaseModel):
@@ -207,8 +208,8 @@ class TrainingSpec(Strict):
 
 class EvalSpec(Strict):
     batch_size: int = Field(32, ge=1)
-    modes: tuple[Literal["predict", "explain"], ...] = Field(
-        ("predict", "explain"), min_length=1, description="Scoring protocols (docs/paper-to-code.md [choice] scoring): "
+    modes: tuple[EvalMode, ...] = Field(
+        ("predict", "explain"), min_length=1, description="Scoring protocols (docs/paper-to-code.md, 'Explain targets and scoring'): "
         "'predict', the answer task answered directly (DSS); 'explain', the student writes its rationale and the "
         "answer is read from it. Each gets its own tables.")
     max_gen_tokens: int = Field(16, ge=1, description="Answer length budget for the predict task.")

@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
 
-from mold.config import EvalSpec
+from mold.config import EvalMode, EvalSpec
 from mold.data.answers import AnswerKind
 from mold.evaluation.lm_eval_utils import score_response
-from mold.evaluation.tasks import EvalMode, write_task_dir
+from mold.evaluation.tasks import write_task_dir
 from mold.io import sha256_file, write_json_atomic, write_jsonl_atomic
 
 PER_SAMPLE_KEYS = ("records", "lm_eval_samples")

@@ -4,7 +4,7 @@ A folder holds, per test set `<dataset>`: `<dataset>.jsonl` (the docs lm-eval re
 with its own scoring rule), the task YAML, and one shared `utils.py` (the `process_results`
 hook). It loads with `TaskManager(include_path=folder)`.
 
-Two evaluation modes (docs/paper-to-code.md "Scoring"): `predict`, the answer task answered
+Two evaluation modes (docs/paper-to-code.md "Explain targets and scoring"): `predict`, the answer task answered
 directly (task `mold_<dataset>`, stop at the first newline); `explain`, the rationale task,
 whose generated rationale ends with "The answer is X" (task `mold-explain_<dataset>`, its own
 token budget, stop at a blank line); one hook reads the answer either way.
@@ -17,15 +17,12 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from typing import Literal
-
-from mold.config import EvalSpec
+from mold.config import EvalMode, EvalSpec
 from mold.data.answers import AnswerKind
 from mold.data.schema import Example
 from mold.io import read_jsonl, write_jsonl_atomic, write_text_atomic
 
 TEMPLATE_PATH = Path(__file__).with_name("task_template.yaml")
-EvalMode = Literal["predict", "explain"]
 TASK_PREFIXES = {"predict": "mold_", "explain": "mold-explain_"}  # '-' is no dataset-key start: names never collide
 STOP_STRINGS = {"predict": ("\n",), "explain": ("\n\n",)}
 UTILS_SOURCE = "from mold.evaluation.lm_eval_utils import process_results  # noqa: F401\n"

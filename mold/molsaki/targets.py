@@ -20,7 +20,7 @@ def text_offsets(offsets: list[tuple[int, int]], start: int, length: int, text: 
     Byte-level BPE without offset trimming gives a token its leading space: after a cue ending in a
     space ("explain: "), x's first token then starts one character before x. With the full `text`,
     such a token, whose part before x is only whitespace, is clipped to x and keeps its step and word
-    (docs/paper-to-code.md "Token groups").
+    (docs/paper-to-code.md "Token groups at the cue").
     """
     def inside(s: int, e: int) -> tuple[int, int]:
         if text is not None and s < start < e and not text[s:start].strip():

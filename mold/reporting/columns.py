@@ -1,5 +1,5 @@
 """Which test sets each table shows, what its "Avg" averages, and which variants of the tables exist
-(paper Tables 1–4; docs/paper-to-code.md "Tables").
+(paper Tables 1–4; docs/paper-to-code.md "Test sets").
 
 Pure functions of the config. A variant is one evaluation mode (predict, explain) on one family of
 test sets: the full ones, or the paper-sized seeded subsets (`paper_subset: true` datasets) put in
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from mold.config import ExperimentConfig
-from mold.reporting.tables import PAPER_AVERAGED, EvalMode
+from mold.config import EvalMode, ExperimentConfig
+from mold.reporting.tables import PAPER_AVERAGED
 
 TestSets = Literal["full", "paper_subset"]
 

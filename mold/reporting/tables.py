@@ -23,10 +23,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mold.config import EvalMode
 from mold.io import DataError, read_json, write_text_atomic
 from mold.methods import METHODS, get_method
 
@@ -47,8 +47,6 @@ EXTENSIONS = ("md", "csv", "tex")
 PAPER_TEST_SIZES = {"svamp": 200, "singleeq": 108, "asdiv": 406, "gsm8k": 1318, "csqa": 1221}
 # the columns the paper averages (its "AVG"): Table 2 over SVAMP and ASDiv, Table 3 over SVAMP, SingleEq and ASDiv
 PAPER_AVERAGED = {2: ("svamp", "asdiv"), 3: ("svamp", "singleeq", "asdiv")}
-
-EvalMode = Literal["predict", "explain"]
 
 
 class Score(BaseModel):
