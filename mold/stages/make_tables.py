@@ -12,7 +12,8 @@ from mold.console import log
 from mold.methods import get_method, table_order
 from mold.reporting.columns import TableVariant, averaged_columns, paper_names, table_variants, columns_shown
 from mold.reporting.figures import top_layers_note, write_layer_weights
-from mold.reporting.tables import EvalRecord, aggregate, load_eval_records, load_paper_numbers, table1, table2, table3, write_tables
+from mold.reporting.tables import (EvalRecord, aggregate, dataset_name, load_eval_records, load_paper_numbers, table1, table2,
+                                   table3, write_tables)
 
 
 def _tests(cfg: ExperimentConfig, pair: str, answer_kind: str | None = None) -> list[str]:
@@ -35,9 +36,10 @@ def _note(cfg: ExperimentConfig, *extra: str) -> str:
     return " ".join(text for text in (cfg.table_note, _setup_note(cfg), *extra) if text)
 
 
-def _average_note(columns: list[str], paper_average: bool) -> str:
+def _average_note(cfg: ExperimentConfig, columns: list[str], paper_average: bool) -> str:
     what = "the paper's average" if paper_average else "not the paper's columns: average of every column shown"
-    return f"Avg = mean of {', '.join(columns)} per seed ({what})."
+    names = paper_names(cfg, columns)
+    return f"Avg = mean of {', '.join(dataset_name(names.get(d, d)) for d in columns)} per seed ({what})."
 
 
 def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: TableVariant) -> None:
@@ -54,7 +56,7 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
         columns, faithful = averaged_columns(cfg, columns_shown(cfg, _tests(cfg, pair, "number"), variant.test_sets), 2)
         rows = aggregate([r for r in records if r.pair == pair], average_over=columns, mode=mode)
         order = table_order([m for m in cfg.pairs[pair].methods if 2 in get_method(m).tables])
-        note = _note(cfg, _average_note(columns, faithful), top_layers_note(cfg, pair))
+        note = _note(cfg, _average_note(cfg, columns, faithful), top_layers_note(cfg, pair))
         write_tables(root / variant.file_stem(2), table2(
             rows, columns, order, _paper_rows(cfg, 2), note, paper_names=paper_names(cfg, columns),
             title=variant.title("Table 2: single-layer maps (SL teacher→student) vs the mixture of layers (MoL)")))
@@ -66,7 +68,7 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
         order = table_order([m for m in cfg.pairs[hybrid[0]].methods if 3 in get_method(m).tables])
         palm = {"all": "all PaLM-540B rationales with the gold answers (DSS)",
                 "correct": "only PaLM-540B rationales whose answer is correct"}[cfg.generation.palm_rationales]
-        note = _note(cfg, _average_note(columns, faithful), f"Hybrid training data: {palm}.")
+        note = _note(cfg, _average_note(cfg, columns, faithful), f"Hybrid training data: {palm}.")
         write_tables(root / variant.file_stem(3), table3(
             by_setting, columns, order, _paper_rows(cfg, 3), note, paper_names=paper_names(cfg, columns),
             title=variant.title("Table 3: rationale source (unified vs hybrid) × method")))
