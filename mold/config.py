@@ -21,6 +21,7 @@ DATA_DIR_ENV = "MOLD_DATA_DIR"
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="File-safe key.")]
 ModelType = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", description="A transformers `model_type` (config.json).")]
 RealDataset = Literal["svamp", "singleeq", "asdiv", "gsm8k", "csqa"]
+EvalMode = Literal["predict", "explain"]  # scoring protocols (docs/paper-to-code.md "Explain targets and scoring")
 
 
 class Strict(BaseModel):
@@ -60,7 +61,7 @@ class RealDatasetSpec(Strict):
         "local", description="'local': the pinned public files (mold.data.sources), fetched into the data folder; 'hub': HF hub ids."
     )
     paper_subset: bool = Field(
-        False, description="SingleEq/ASDiv: seeded sample of the paper's 108 / 406 test sizes (docs/paper-to-code.md [choice])."
+        False, description="SingleEq/ASDiv/GSM8K: seeded sample of the paper's 108 / 406 / 1318 test sizes (docs/paper-to-code.md [choice])."
     )
     limit: int | None = Field(None, ge=1, description="Keep the first N examples (tiny presets).")
 
@@ -218,11 +219,35 @@ class ModelSpec(Strict):
 class GenerationSpec(Strict):
     """Teacher rationale generation (paper §3.1)."""
 
-    few_shot: int = Field(2, ge=0, le=8, description="Exemplars in the prompt.")
+    few_shot: int = Field(2, ge=0, le=8, description="Exemplars in the prompt; ours, not the paper's (docs/paper-to-code.md \"Prompts\").")
     max_new_tokens: int = Field(128, ge=1)
     batch_size: int = Field(16, ge=1)
     second_phase: bool = Field(True, description="Re-prompt wrong examples with the gold answer as a hint (§3.1).")
-    num_keywords: tuple[int, int] = Field((3, 8), description="Keyword count asked of the teacher for choice tasks (§3.1).")
+    num_keywords: tuple[int, int] = Field((3, 8), description="Keyword count asked of the teacher for choice tasks "
+                                          "(App. B.2: 3-8 unique); those absent from x are removed, and beyond hi cut.")
+    too_few_keywords: Literal["drop", "keep"] = Field(
+        "drop", description="A reply left with fewer than num_keywords[0] keywords in x: 'drop' it (App. B.2), or "
+        "'keep' it (counted; it gets little or no attention target), for tiny teachers that rarely comply.")
+    palm_rationales: Literal["all", "correct"] = Field(
+        "all", description="Hybrid setting (Table 3, docs/paper-to-code.md [choice]): 'all', every parsable PaLM-540B "
+        "rationale paired with the gold answer (DSS); 'correct', only those whose own answer is right.")
+
+    @field_validator("few_shot")
+    @classmethod
+    def _enough_exemplars(cls, few_shot: int) -> int:
+        from mold.teacher.prompts import BUILTIN_EXEMPLARS  # the exemplars used when a train set has no rationales
+
+        shipped = min(len(exemplars) for exemplars in BUILTIN_EXEMPLARS.values())
+        if few_shot > shipped:
+            raise ValueError(f"few_shot {few_shot} > the {shipped} exemplars shipped for every task kind (mold.teacher.prompts)")
+        return few_shot
+
+    @field_validator("num_keywords")
+    @classmethod
+    def _keyword_bounds(cls, bounds: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= bounds[0] <= bounds[1]:
+            raise ValueError("num_keywords must be (lo, hi) with 1 <= lo <= hi")
+        return bounds
 
 
 class LossSpec(Strict):
@@ -231,7 +256,12 @@ class LossSpec(Strict):
     mmi_beta: float = Field(0.1, ge=0, description="Weight of L_MMI (docs/baselines.md).")
     tau1: float = Field(0.1, gt=0, description="Teacher layer-weight temperature (§3.3).")
     tau2: float = Field(0.5, gt=0, description="Student router temperature (§3.3).")
-    router: Literal["shared", "flat"] = Field("shared", description="Student router: one d->1 map, or flat L*d->L (§5 [choice]).")
+    router: Literal["layer_bias", "shared", "flat"] = Field(
+        "layer_bias", description="Student router (Eq. 5, docs/paper-to-code.md [choice]): 'layer_bias', one d->1 map "
+        "plus a per-layer bias b in R^L; 'shared', the d->1 map alone; 'flat', one L*d->L map.")
+    step_split: Literal["periods", "sentences"] = Field(
+        "periods", description="Step boundaries (§3.2 'based on periods'): 'periods', or 'sentences' [choice], "
+        "also '?', '!' and newlines.")
     attention_impl: Literal["efficient", "eager"] = Field(
         "efficient", description="Stepwise-attention path (mold.molsaki.attention): 'efficient', word indicators as extra "
         "value columns of one SDPA call; 'eager', the reference that materialises the attention probabilities."
@@ -264,14 +294,28 @@ class TrainingSpec(Strict):
 
 class EvalSpec(Strict):
     batch_size: int = Field(32, ge=1)
+    modes: tuple[EvalMode, ...] = Field(
+        ("predict", "explain"), min_length=1, description="Scoring protocols (docs/paper-to-code.md, 'Explain targets and scoring'): "
+        "'predict', the answer task answered directly (DSS); 'explain', the student writes its rationale and the "
+        "answer is read from it. Each gets its own tables.")
     max_gen_tokens: int = Field(16, ge=1, description="Answer length budget for the predict task.")
+    explain_max_gen_tokens: int = Field(128, ge=1, description="Rationale-and-answer length budget for the explain mode.")
     tolerance: float = Field(1e-4, ge=0, description="Numeric tolerance (docs/baselines.md [choice]).")
     limit: int | None = Field(None, ge=1, description="Score only the first N test examples.")
+
+    @field_validator("modes")
+    @classmethod
+    def _modes_unique(cls, modes: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(modes)) != len(modes):
+            raise ValueError("modes repeat")
+        return modes
 
 
 class Cues(Strict):
     predict: str = Field("predict: ", description="DSS task prefix of the answer task.")
     explain: str = Field("explain: ", description="DSS task prefix of the rationale task.")
+    answer_in_explain: bool = Field(
+        True, description="Explain targets end with ' The answer is X.' (needed to score the explain mode).")
 
 
 class PairSpec(Strict):
@@ -353,6 +397,9 @@ class ExperimentConfig(Strict):
                 raise ValueError(f"models.{key}.layers_from.source: {subset.source!r} is not a pretrained model (hub_id or gguf)")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds repeat")
+        if "explain" in self.evaluation.modes and not self.cues.answer_in_explain:
+            raise ValueError("evaluation.modes has 'explain': set cues.answer_in_explain so the student learns to end "
+                             "its rationale with 'The answer is X'")
         return self
 
     @property

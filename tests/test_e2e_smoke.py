@@ -56,6 +56,10 @@ def test_table1_has_every_method_and_test_set(smoke_run):
     assert all(0.0 <= float(r["mean"]) <= 100.0 and r["n_seeds"] == "1" for r in rows)
     assert {r["dataset"]: r["n"] for r in rows} == {"math_test": "30", "math_steps": "30", "choice_test": "30",
                                                     "mydata": str(MYDATA_RECORDS)}
+    table1_md = (smoke_run / "table1.md").read_text()
+    assert "±" in table1_md and "predict mode" in table1_md and "math_test (n=30)" in table1_md
+    assert "Setup: router layer_bias, steps split on periods" in table1_md
+    assert (smoke_run / "table2.md").exists()
 
 
 def test_config_added_dataset_is_prepared_whole(smoke_run):
@@ -63,8 +67,16 @@ def test_config_added_dataset_is_prepared_whole(smoke_run):
     assert (record["count"], record["dropped"]) == (MYDATA_RECORDS, 0)
     ids = [json.loads(line)["id"] for line in (smoke_run / "data/mydata.jsonl").read_text().splitlines()]
     assert ids == [f"mydata-{i}" for i in range(101, 107)]
-    assert "±" in (smoke_run / "table1.md").read_text()
-    assert (smoke_run / "table2.md").exists()
+
+
+def test_explain_mode_tables_are_labelled(smoke_run):
+    for table in ("table1", "table2"):
+        md = (smoke_run / f"{table}_explain.md").read_text()
+        assert "explain-then-answer mode" in md.splitlines()[0]
+    with (smoke_run / "table1_explain.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["dataset"]: r["n"] for r in rows} == {"math_test": "30", "math_steps": "30", "choice_test": "30",
+                                                    "mydata": str(MYDATA_RECORDS)}
 
 
 def test_teacher_stage_counts_every_example(smoke_run):
@@ -83,6 +95,9 @@ def test_attention_targets_and_training_logs(smoke_run):
     assert index["num_layers"] == 2 and len(index["mean_teacher_layer_weights"]) == 2
     log = json.loads((smoke_run / "runs/tiny/math/molsaki/seed0/train_log.json").read_text())
     assert "L_att" in log["history"][-1] and "p_s/0" in log["history"][-1]
+    attention = log["data"]
+    assert attention["step_split"] == "periods" and attention["tau1"] == attention["extraction_tau1"]
+    assert sum(attention["n_steps"].values()) == attention["attention"]["with_target"]
     assert log["provenance"]["versions"]["torch"]
     assert (smoke_run / "runs/tiny/math/molsaki/seed0/final/model.safetensors").exists()
     assert not list((smoke_run / "runs/tiny/math/molsaki/seed0").glob("checkpoint-*"))
@@ -90,10 +105,11 @@ def test_attention_targets_and_training_logs(smoke_run):
 
 def test_eval_keeps_per_sample_logs(smoke_run):
     record = json.loads((smoke_run / "eval/tiny/math/dss/seed0.json").read_text())
-    assert record["scores"]["math_test"]["n"] == 30
-    samples = (smoke_run / "eval/tiny/math/dss/seed0.samples.jsonl").read_text().splitlines()
-    assert len(samples) == 60 + MYDATA_RECORDS  # math_test + math_steps + mydata
-    assert json.loads(samples[0])["prompt"].startswith("predict: ")
+    assert record["scores"]["predict"]["math_test"]["n"] == record["scores"]["explain"]["math_test"]["n"] == 30
+    samples = [json.loads(line) for line in (smoke_run / "eval/tiny/math/dss/seed0.samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 2 * (60 + MYDATA_RECORDS)  # (math_test + math_steps + mydata) x (predict, explain)
+    assert all(s["prompt"].startswith("predict: ") for s in samples if s["mode"] == "predict")
+    assert all(s["prompt"].startswith("explain: ") for s in samples if s["mode"] == "explain")
 
 
 def test_second_run_does_nothing(smoke_run):

@@ -42,7 +42,7 @@ def test_toy_method_flows_through_validation_planning_loss_and_tables(explain_on
     records = []
     for seed_file, method in ((tmp_path / "a.json", "dss"), (tmp_path / "b.json", "explain_only")):
         seed_file.write_text('{"pair": "tiny", "pair_label": "T", "task": "math", "method": "%s", "seed": 0, '
-                             '"scores": {"math_test": {"acc": 0.5, "n": 30}}}' % method)
+                             '"scores": {"predict": {"math_test": {"acc": 0.5, "n": 30}}}}' % method)
         records.append(seed_file)
     md = table1(aggregate(load_eval_records(records)), ["math_test"], table_order(["explain_only", "dss"]))["md"]
     assert "| Explain only |" in md and md.index("| DSS |") < md.index("| Explain only |")

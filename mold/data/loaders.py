@@ -13,7 +13,7 @@ docs/data.md):
 
 Hub mode reads the pinned `HUB_SOURCES`; local and hub records go through the same
 record -> `Example` mapping (SVAMP's `BUILTIN_FIELDS` templates, `gsm8k_example`, ...), so both give the same ids.
-`paper_subset` draws the paper's unpublished 108 / 406 test sizes as a seeded sample (paper Table 4; docs/paper-to-code.md
+`paper_subset` draws the paper's unpublished 108 / 406 / 1318 test sizes (SingleEq / ASDiv / GSM8K) as a seeded sample (paper Table 4; docs/paper-to-code.md
 [choice]). Every bad record raises `DataError` naming file, record and field; none is dropped.
 """
 
@@ -38,7 +38,7 @@ from mold.io import DataError, iter_jsonl_dicts, read_json
 
 SPLIT_SEED = 0  # DSS's SVAMP split seed and the paper-subset seed (paper Table 4; docs/paper-to-code.md).
 SVAMP_SIZE, SVAMP_TRAIN_SIZE = 1000, 800  # paper Table 4: 800 / 200
-PAPER_SUBSET_SIZES = {"singleeq": 108, "asdiv": 406}  # paper Table 4
+PAPER_SUBSET_SIZES = {"singleeq": 108, "asdiv": 406, "gsm8k": 1318}  # paper Table 4
 ASDIV_IDS_FILE = "asdiv/nfolds_ids.json"
 LOCAL_FILES: dict[tuple[str, str], str] = {
     ("svamp", "train"): "svamp/SVAMP.json",

@@ -9,8 +9,10 @@ continuing the few-shot prompt) and split at the answer marker (`The answer is` 
 `So the answer is` for CSQA): the rationale is the text before it, the answer the text after.
 
 SVAMP answers are arithmetic expressions such as `(84 / 2).`, evaluated here; CSQA answers read
-`(e) amount to nothing.`, and the letter counts. paper §3.1 keeps a rationale only when the
-teacher's answer equals the gold one, so wrong (and unparsable) ones are counted and dropped.
+`(e) amount to nothing.`, and the letter counts. Unparsable completions are counted and dropped.
+Wrong answers: DSS trains on every rationale with the gold answer (`keep_wrong=True`, the hybrid
+setting's default); paper §3.1's filter for its own teachers keeps only correct ones
+(docs/paper-to-code.md "Hybrid data"). Either way they are counted.
 Records carry the ids, question text and gold answer of `load_real_dataset` for the same problem.
 """
 
@@ -194,10 +196,11 @@ def align_csqa(path: Path, examples: list[Example]) -> list[Example]:
 # ----------------------------------------------------------------------------- entry point
 def load_palm_rationales(
     dataset: PalmDataset, split: Literal["train", "test"], data_dir: Path | str | None,
-    ids: Collection[str] | None = None,
+    ids: Collection[str] | None = None, keep_wrong: bool = False,
 ) -> tuple[list[RationaleRecord], dict[str, int]]:
-    """PaLM rationales whose answer equals the gold answer (paper §3.1), as phase-0 records in DSS
-    file order, and the count of dropped completions by reason (FAILURE_REASONS).
+    """PaLM rationales as phase-0 records in DSS file order, each with the gold answer, and the count of
+    failed completions by reason (FAILURE_REASONS). Those with a wrong answer are dropped, or kept with
+    `keep_wrong` (DSS) and still counted as `wrong_answer`.
     `ids`: only these problems (a `limit`ed train split), kept and dropped alike."""
     if dataset not in MARKERS:
         raise ValueError(f"PaLM rationales exist for {sorted(MARKERS)}, not {dataset!r}")
@@ -218,7 +221,9 @@ def load_palm_rationales(
         try:
             rationale, answer = parse_completion(dataset, raw, ex)
             if not answers_match(answer, ex.answer, kind):
-                raise Rejected("wrong_answer")
+                failures["wrong_answer"] += 1
+                if not keep_wrong:
+                    continue
         except Rejected as rejected:
             failures[rejected.reason] += 1
             continue

@@ -1,8 +1,9 @@
 """Score a saved student on its test sets through lm-evaluation-harness, and save the result.
 
-`evaluate_model` returns one JSON-ready dict:
+`evaluate_model` scores one evaluation mode (predict or explain; mold.evaluation.tasks) and
+returns one JSON-ready dict:
 
-    model_dir, answer_kind, cue, eval_spec, device, lm_eval_version, eval_seconds
+    model_dir, mode, answer_kind, cue, eval_spec, device, lm_eval_version, eval_seconds
     datasets: {dataset: {task, accuracy, accuracy_stderr, n, n_total, test_file, test_sha256}}
     records:  {dataset: [{id, doc_id, prompt, response, extracted, gold, correct,
                           doc_hash, prompt_hash}]}
@@ -10,18 +11,20 @@
               config, git_hash, date, environment and tokenizer info)
     lm_eval_samples: {dataset: [lm-eval's per-sample logs]}
 
-`save_eval` splits it: the JSON keeps everything but the per-sample data; the JSONL holds
-one line per sample, our record merged with lm-eval's log of it.
+`save_eval` splits the results of every mode: the JSON keeps everything but the per-sample
+data (under `modes.<mode>`); the JSONL holds one line per sample, with its mode, our record
+merged with lm-eval's log of it.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
 
-from mold.config import EvalSpec
+from mold.config import EvalMode, EvalSpec
 from mold.data.answers import AnswerKind
 from mold.evaluation.lm_eval_utils import score_response
 from mold.evaluation.tasks import write_task_dir
@@ -44,8 +47,10 @@ def evaluate_model(
     spec: EvalSpec,
     work_dir: Path,
     device: str | None = None,
+    mode: EvalMode = "predict",
 ) -> dict:
-    """Greedy predict-task accuracy of the checkpoint in `model_dir` on every test set.
+    """Greedy accuracy of the checkpoint in `model_dir` on every test set in evaluation `mode`,
+    prompted with `cue` (that mode's task prefix).
 
     `tests` maps dataset key -> mold dataset file (JSONL of `Example`); the lm-eval task
     folder is written under `work_dir/tasks`.
@@ -54,7 +59,7 @@ def evaluate_model(
     from lm_eval.tasks import TaskManager
 
     task_dir = Path(work_dir) / "tasks"
-    names = dict(zip(tests, write_task_dir(task_dir, tests, answer_kind, cue, spec), strict=True))
+    names = dict(zip(tests, write_task_dir(task_dir, tests, answer_kind, cue, spec, mode), strict=True))
     device = device or default_device()
     start = time.perf_counter()
     raw = lm_eval.simple_evaluate(
@@ -70,6 +75,7 @@ def evaluate_model(
     raw = json.loads(json.dumps(raw, default=str))  # plain JSON data from here on
     return {
         "model_dir": str(model_dir),
+        "mode": mode,
         "answer_kind": answer_kind,
         "cue": cue,
         "eval_spec": spec.model_dump(mode="json"),
@@ -115,12 +121,15 @@ def sample_record(sample: dict) -> dict:
     }
 
 
-def save_eval(result: dict, out_path: Path, samples_path: Path) -> None:
-    """Write the result JSON (no per-sample data) and every sample as one JSONL line, atomically."""
+def save_eval(summary: dict, results: Mapping[str, dict], out_path: Path, samples_path: Path) -> None:
+    """Write `summary` plus each mode's result without per-sample data (under `modes`) as JSON, and every
+    sample of every mode as one JSONL line, atomically."""
     lines = (
-        {"dataset": ds, **record, "lm_eval": raw_sample}
+        {"mode": mode, "dataset": ds, **record, "lm_eval": raw_sample}
+        for mode, result in results.items()
         for ds, records in result["records"].items()
         for record, raw_sample in zip(records, result["lm_eval_samples"][ds], strict=True)
     )
     write_jsonl_atomic(samples_path, lines)
-    write_json_atomic(out_path, {k: v for k, v in result.items() if k not in PER_SAMPLE_KEYS})
+    modes = {mode: {k: v for k, v in result.items() if k not in PER_SAMPLE_KEYS} for mode, result in results.items()}
+    write_json_atomic(out_path, {**summary, "modes": modes})

@@ -26,9 +26,14 @@ Span = tuple[int, int]
 
 # [choice] paper §3.2: a number is digits with optional thousands groups and decimals.
 NUMBER_RE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
-# [choice] paper §3.2: a step ends after a run of '.', '?', '!' or newlines; a period
-# with a digit on both sides (3.5) is part of a number, not a boundary.
-STEP_END_RE = re.compile(r"(?:[?!\n]|(?<!\d)\.|\.(?!\d))+")
+# Paper §3.2 splits steps "based on periods"; a period with a digit on both sides (3.5) is part of
+# a number, not a boundary. `split="periods"` is that reading; `split="sentences"` [choice] also ends a
+# step at '?', '!' and newlines (docs/paper-to-code.md "Steps").
+StepSplit = Literal["periods", "sentences"]
+STEP_END_RES: dict[str, re.Pattern[str]] = {
+    "periods": re.compile(r"(?:(?<!\d)\.|\.(?!\d))+"),
+    "sentences": re.compile(r"(?:[?!\n]|(?<!\d)\.|\.(?!\d))+"),
+}
 
 
 # ---------------------------------------------------------------------------
@@ -36,15 +41,15 @@ STEP_END_RE = re.compile(r"(?:[?!\n]|(?<!\d)\.|\.(?!\d))+")
 # ---------------------------------------------------------------------------
 
 
-def split_steps(text: str) -> list[Span]:
-    """Character spans `[start, end)` of the steps (sentences) of `text`.
+def split_steps(text: str, split: StepSplit = "periods") -> list[Span]:
+    """Character spans `[start, end)` of the steps of `text`.
 
-    A step ends right after its delimiter run ('.', '?', '!', newline); whitespace-only
-    spans are dropped. Spans are contiguous otherwise, so every non-space character
-    lies in exactly one step.
+    A step ends right after its delimiter run (periods; with `split="sentences"` also '?', '!',
+    newlines); whitespace-only spans are dropped. Spans are contiguous otherwise, so every
+    non-space character lies in exactly one step.
     """
-    # §3.2: M1 = sentences of question + rationale
-    ends = [match.end() for match in STEP_END_RE.finditer(text)]
+    # §3.2: M1 = the steps of question + rationale, split on periods
+    ends = [match.end() for match in STEP_END_RES[split].finditer(text)]
     if not ends or ends[-1] != len(text):
         ends.append(len(text))
     spans, start = [], 0
@@ -91,6 +96,7 @@ def step_and_critical_groups(
     text: str,
     offsets: Sequence[Sequence[int]],
     keywords: Sequence[str] | None = None,
+    split: StepSplit = "periods",
 ) -> tuple[list[list[int]], list[list[int]]]:
     """Token indices of each step and of each critical word of `text` (paper §3.2; docs/paper-to-code.md).
 
@@ -101,7 +107,7 @@ def step_and_critical_groups(
     span overlaps it. Steps and words that get no token are dropped.
     """
     # §3.2, App. C: token-level membership from character spans
-    step_spans = split_steps(text)
+    step_spans = split_steps(text, split)
     word_spans = find_critical_spans(text, keywords)
     steps: list[list[int]] = [[] for _ in step_spans]
     words: list[list[int]] = [[] for _ in word_spans]

@@ -12,7 +12,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-RouterKind = Literal["shared", "flat"]
+RouterKind = Literal["layer_bias", "shared", "flat"]
 
 
 class RMSNorm(nn.Module):
@@ -38,28 +38,35 @@ def pooled_rms(layers: Sequence[torch.Tensor], keep: torch.Tensor, norm: RMSNorm
 class StudentMoL(nn.Module):
     """The student's learned layer router `p_s` (paper §3.3, Eq. 5).
 
-    The paper prints the affine map as "W + b"; `router` names the two readings:
+    The paper prints the affine map as "softmax(W + b, tau2)"; `router` names the readings
+    (docs/paper-to-code.md "Router"):
 
-    - `"shared"` [choice, default]: one `d -> 1` affine map applied to every `h_l`
-      (its scalar bias shifts all logits equally, so softmax ignores it);
+    - `"layer_bias"` [default]: one `d -> 1` map `w` applied to every `h_l`, plus a bias
+      `b in R^L`, one per layer: logit_l = w . h_l + b_l, so a per-layer prior can be learned;
+    - `"shared"`: the `d -> 1` affine map alone (its scalar bias shifts all logits
+      equally, so softmax ignores it);
     - `"flat"`: one `L*d -> L` affine map on the concatenated `h_1..h_L`.
 
-    The affine map starts at zero (uniform weights) [choice]. Computes in float32.
+    The maps and biases start at zero (uniform weights) [choice]. Computes in float32.
     """
 
-    def __init__(self, num_layers: int, dim: int, tau: float, router: RouterKind = "shared", eps: float = 1e-6) -> None:
+    def __init__(self, num_layers: int, dim: int, tau: float, router: RouterKind = "layer_bias", eps: float = 1e-6) -> None:
         super().__init__()
         if tau <= 0:
             raise ValueError(f"tau must be positive, got {tau}")
-        if router not in ("shared", "flat"):
-            raise ValueError(f"router must be 'shared' or 'flat', got {router!r}")
+        if router not in ("layer_bias", "shared", "flat"):
+            raise ValueError(f"router must be 'layer_bias', 'shared' or 'flat', got {router!r}")
         self.num_layers, self.dim, self.tau, self.router = num_layers, dim, tau, router
         self.norm = RMSNorm(dim, eps)
-        out_in = (dim, 1) if router == "shared" else (num_layers * dim, num_layers)
-        self.proj = nn.Linear(*out_in)
+        if router == "flat":
+            self.proj = nn.Linear(num_layers * dim, num_layers)
+        else:  # the per-layer bias replaces the scalar one, which softmax would ignore
+            self.proj = nn.Linear(dim, 1, bias=router == "shared")
+        self.layer_bias = nn.Parameter(torch.zeros(num_layers)) if router == "layer_bias" else None
         # [choice] the paper gives no initialisation: start from a uniform mixture of layers
         nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
+        if self.proj.bias is not None:
+            nn.init.zeros_(self.proj.bias)
 
     def forward(self, values: torch.Tensor | Sequence[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         """`values` `(B, L, N, d)` (or the L layers' `(B, N, d)` tensors), `mask` `(B, N)` (1/True = real token)
@@ -67,8 +74,10 @@ class StudentMoL(nn.Module):
         layers = values.unbind(1) if isinstance(values, torch.Tensor) else list(values)
         pooled = pooled_rms(layers, mask.bool(), self.norm)  # (B, L, d)
         batch, num_layers, dim = pooled.shape
-        if self.router == "shared":
-            logits = self.proj(pooled).squeeze(-1)  # (B, L, d) -> (B, L, 1) -> (B, L)
-        else:
+        if self.router == "flat":
             logits = self.proj(pooled.reshape(batch, num_layers * dim))  # (B, L*d) -> (B, L)
+        else:
+            logits = self.proj(pooled).squeeze(-1)  # (B, L, d) -> (B, L, 1) -> (B, L)
+        if self.layer_bias is not None:
+            logits = logits + self.layer_bias  # b in R^L, broadcast over the batch
         return torch.softmax(logits.float() / self.tau, dim=-1)  # Eq. 5: p_s = softmax((H w + b) / tau2)

@@ -6,7 +6,7 @@ import torch
 
 from mold.data.schema import RationaleRecord
 from mold.molsaki.attention import group_matrices, stepwise_maps
-from mold.molsaki.maths import step_and_critical_groups
+from mold.molsaki.maths import StepSplit, step_and_critical_groups
 
 
 def attention_text(record: RationaleRecord) -> str:
@@ -14,17 +14,29 @@ def attention_text(record: RationaleRecord) -> str:
     return f"{record.question}\n{record.rationale}"
 
 
-def text_offsets(offsets: list[tuple[int, int]], start: int, length: int) -> list[tuple[int, int]]:
-    """Token spans relative to x = text[start:start+length]; tokens outside x get (0, 0)."""
-    return [(s - start, e - start) if s >= start and e <= start + length and e > s else (0, 0) for s, e in offsets]
+def text_offsets(offsets: list[tuple[int, int]], start: int, length: int, text: str | None = None) -> list[tuple[int, int]]:
+    """Token spans relative to x = text[start:start+length]; tokens outside x get (0, 0).
+
+    Byte-level BPE without offset trimming gives a token its leading space: after a cue ending in a
+    space ("explain: "), x's first token then starts one character before x. With the full `text`,
+    such a token, whose part before x is only whitespace, is clipped to x and keeps its step and word
+    (docs/paper-to-code.md "Token groups at the cue").
+    """
+    def inside(s: int, e: int) -> tuple[int, int]:
+        if text is not None and s < start < e and not text[s:start].strip():
+            s = start
+        return (s - start, e - start) if s >= start and e <= start + length and e > s else (0, 0)
+
+    return [inside(s, e) for s, e in offsets]
 
 
-def example_groups(tokenizer, record: RationaleRecord, prefix: str = "") -> tuple[list[int], list[list[int]], list[list[int]]]:
-    """Token ids of prefix + x and the (steps, words) token groups of x."""
+def example_groups(tokenizer, record: RationaleRecord, prefix: str = "", split: StepSplit = "periods",
+                   ) -> tuple[list[int], list[list[int]], list[list[int]]]:
+    """Token ids of prefix + x and the (steps, words) token groups of x (steps split as `split`, §3.2)."""
     x = attention_text(record)
     enc = tokenizer(prefix + x, return_offsets_mapping=True)
-    offsets = text_offsets([tuple(o) for o in enc["offset_mapping"]], len(prefix), len(x))
-    steps, words = step_and_critical_groups(x, offsets, record.keywords)
+    offsets = text_offsets([tuple(o) for o in enc["offset_mapping"]], len(prefix), len(x), prefix + x)
+    steps, words = step_and_critical_groups(x, offsets, record.keywords, split)
     return list(enc["input_ids"]), steps, words
 
 

@@ -64,3 +64,30 @@ def write_layer_weights(cfg: ExperimentConfig) -> Path:
     out = figure_file(cfg)
     write_text_atomic(out, buffer.getvalue())  # creates figures/ as needed
     return out
+
+
+def top_layers(weights: dict[int, float], k: int = 3) -> list[int]:
+    """The `k` layers with the largest weight, largest first (ties: lower layer first)."""
+    return sorted(weights, key=lambda layer: (-weights[layer], layer))[:k]
+
+
+def _mean_by_layer(rows: list[dict], quantity: str) -> dict[int, float]:
+    by_layer: dict[int, list[float]] = {}
+    for row in rows:
+        if row["quantity"] == quantity:
+            by_layer.setdefault(row["layer"], []).append(float(row["value"]))
+    return {layer: sum(values) / len(values) for layer, values in by_layer.items()}
+
+
+def top_layers_note(cfg: ExperimentConfig, pair: str) -> str:
+    """Our own top-three layers (paper §4.5 picks SL layers as "the top three highest-weighted layers" of its
+    Fig. 6): the teacher's by mean p_t, the student's by its MoL runs' last p_s, 1-based."""
+    spec = cfg.pairs[pair]
+    if not any(get_method(m).needs_attention for m in spec.methods):
+        return ""
+    teacher = [r for r in teacher_rows(cfg) if r["model"] == spec.attention_teacher and r["task"] in spec.tasks]
+    student = [r for r in student_rows(cfg) if r["pair"] == pair]
+    parts = [f"teacher {spec.attention_teacher} by mean p_t: {', '.join(map(str, top_layers(_mean_by_layer(teacher, 'p_t'))))}"]
+    if student:
+        parts.append(f"student {spec.student} by p_s: {', '.join(map(str, top_layers(_mean_by_layer(student, 'p_s'))))}")
+    return "Our top three layers (1-based; the SL rows' layers are the paper's): " + "; ".join(parts) + "."

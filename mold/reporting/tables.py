@@ -9,6 +9,9 @@ reports* in Tables 1–3, transcribed from paper §4 — they are not results of
 repository. Its method `mol` (Table 2's "MoL" row) is MoLSAKI with the mixture of layers,
 so it is loaded under our method name `molsaki`; `sl:last->last` is the paper's "32→24".
 Averages (`avg`) in that file are the paper's printed values, not recomputed.
+
+Every table prints each test set's size n; a Δ against the paper comes with a note naming
+the test sets whose size differs from the paper's (paper Table 4; docs/paper-to-code.md).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mold.config import EvalMode
 from mold.io import DataError, read_json, write_text_atomic
 from mold.methods import get_method, paper_names
 
@@ -39,6 +43,10 @@ SETTING_LABELS = {
     "hybrid": "Rationale from PaLM-540B, attention from the teacher",
 }
 EXTENSIONS = ("md", "csv", "tex")
+# paper Table 4: the test sets the paper's numbers were measured on
+PAPER_TEST_SIZES = {"svamp": 200, "singleeq": 108, "asdiv": 406, "gsm8k": 1318, "csqa": 1221}
+# the columns the paper averages (its "AVG"): Table 2 over SVAMP and ASDiv, Table 3 over SVAMP, SingleEq and ASDiv
+PAPER_AVERAGED = {2: ("svamp", "asdiv"), 3: ("svamp", "singleeq", "asdiv")}
 
 
 class Score(BaseModel):
@@ -56,7 +64,7 @@ class EvalRecord(BaseModel):
     task: str
     method: str
     seed: int
-    scores: dict[str, Score]
+    scores: dict[EvalMode, dict[str, Score]] = Field(description="Per evaluation mode, per test set.")
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class Row:
     mean: float
     std: float  # sample std over seeds; 0.0 with a single seed
     n_seeds: int
-    n: int | None = None  # examples scored per seed (for an average: summed over its datasets)
+    n: int | None = None  # test examples scored per seed; None for an average (each dataset's n is its own column)
 
 
 @dataclass(frozen=True)
@@ -105,17 +113,17 @@ def load_eval_records(paths: Iterable[Path | str]) -> list[EvalRecord]:
     return records
 
 
-def _scores_by_run(records: Iterable[EvalRecord]) -> dict[tuple[str, str, int], dict[str, tuple[float, int]]]:
-    """(accuracy in %, examples scored) per dataset for each (pair, method, seed), merged over task files."""
-    runs: dict[tuple[str, str, int], dict[str, tuple[float, int]]] = defaultdict(dict)
+def _scores_by_run(records: Iterable[EvalRecord], mode: EvalMode) -> dict[tuple[str, str, int], dict[str, Score]]:
+    """Each (pair, method, seed)'s scores per dataset in evaluation `mode`, merged over task files."""
+    runs: dict[tuple[str, str, int], dict[str, Score]] = defaultdict(dict)
     for rec in records:
         run = runs[(rec.pair, rec.method, rec.seed)]
-        for dataset, score in rec.scores.items():
+        for dataset, score in rec.scores.get(mode, {}).items():
             if dataset in run:
                 raise ValueError(
                     f"two records score {dataset!r} for pair {rec.pair!r}, method {rec.method!r}, seed {rec.seed}"
                 )
-            run[dataset] = (100.0 * score.acc, score.n)
+            run[dataset] = score
     return runs
 
 
@@ -128,30 +136,36 @@ def _pair_labels(records: Iterable[EvalRecord]) -> dict[str, str]:
 
 
 def aggregate(
-    records: Sequence[EvalRecord], average_over: Sequence[str] | None = None, average_name: str = "avg"
+    records: Sequence[EvalRecord], average_over: Sequence[str] | None = None, average_name: str = "avg",
+    mode: EvalMode = "predict",
 ) -> list[Row]:
-    """Mean and sample std over seeds, in %, per (pair, method, dataset), sorted by those keys.
+    """Mean and sample std over seeds, in %, per (pair, method, dataset) of evaluation `mode`, sorted by those keys.
 
     With `average_over`, each seed also gets `average_name` = the mean of its accuracies on
     those datasets (seeds lacking one of them get none); that per-seed average is then
     aggregated like any dataset, so its std is the spread of the seeds' averages.
+    Each row carries its test set's n, which all seeds must share.
     """
     labels = _pair_labels(records)
-    by_cell: dict[tuple[str, str, str], list[tuple[float, int]]] = defaultdict(list)
-    for (pair, method, _seed), scores in sorted(_scores_by_run(records).items()):
-        if average_over and all(d in scores for d in average_over):
-            average = statistics.fmean(scores[d][0] for d in average_over), sum(scores[d][1] for d in average_over)
-            scores = {**scores, average_name: average}
+    by_cell: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    sizes: dict[tuple[str, str, str], set[int]] = defaultdict(set)
+    for (pair, method, _seed), scores in sorted(_scores_by_run(records, mode).items()):
+        accs = {dataset: 100.0 * score.acc for dataset, score in scores.items()}
+        if average_over and all(d in accs for d in average_over):
+            accs[average_name] = statistics.fmean(accs[d] for d in average_over)
+        for dataset, acc in accs.items():
+            by_cell[(pair, method, dataset)].append(acc)
         for dataset, score in scores.items():
-            by_cell[(pair, method, dataset)].append(score)
-    rows = []
-    for (pair, method, dataset), scores in sorted(by_cell.items()):
-        accs, counts = [acc for acc, _ in scores], {n for _, n in scores}
-        if len(counts) > 1:
-            raise ValueError(f"pair {pair!r}, method {method!r}: seeds scored different numbers of {dataset!r} examples {sorted(counts)}")
-        rows.append(Row(pair, labels[pair], method, dataset, statistics.fmean(accs),
-                        statistics.stdev(accs) if len(accs) > 1 else 0.0, len(accs), counts.pop()))
-    return rows
+            sizes[(pair, method, dataset)].add(score.n)
+    for (pair, method, dataset), ns in sizes.items():
+        if len(ns) > 1:
+            raise ValueError(f"seeds of pair {pair!r}, method {method!r} scored {dataset!r} on different n: {sorted(ns)}")
+    return [
+        Row(pair, labels[pair], method, dataset, statistics.fmean(accs),
+            statistics.stdev(accs) if len(accs) > 1 else 0.0, len(accs),
+            next(iter(sizes[(pair, method, dataset)]), None))
+        for (pair, method, dataset), accs in sorted(by_cell.items())
+    ]
 
 
 def load_paper_numbers(
@@ -193,6 +207,11 @@ def dataset_name(dataset: str) -> str:
     return DATASET_NAMES.get(dataset, dataset)
 
 
+def _column_names(columns: Sequence[str], paper_names: Mapping[str, str] | None) -> list[str]:
+    """Display names of dataset columns: a column the paper also has is shown under the paper's name."""
+    return [dataset_name((paper_names or {}).get(d, d)) for d in columns]
+
+
 # ---------------------------------------------------------------- layout shared by the tables
 
 
@@ -202,6 +221,7 @@ class _Cell:
     dataset: str
     ours: Row | None
     paper: float | None
+    paper_dataset: str | None  # the paper's name of this column's test set (svamp, ..., avg)
 
 
 @dataclass(frozen=True)
@@ -219,6 +239,15 @@ class _Layout:
     csv_keys: list[str]
     lines: list[_Line]
     with_paper: bool
+
+    def column_sizes(self) -> list[set[int]]:
+        """Our test-set sizes n seen in each dataset column."""
+        sizes: list[set[int]] = [set() for _ in self.headers[2:]]
+        for line in self.lines:
+            for column, cell in enumerate(line.cells):
+                if cell.ours is not None and cell.ours.n is not None:
+                    sizes[column].add(cell.ours.n)
+        return sizes
 
 
 def _cell_text(cell: _Cell) -> str:
@@ -247,6 +276,33 @@ def _seed_note(layout: _Layout) -> str:
     return note
 
 
+def _size_note(layout: _Layout) -> str:
+    """Which of our test sets differ in size from the paper's (paper Table 4), so a Δ there compares different sets."""
+    if not layout.with_paper:
+        return ""
+    differ, same = [], []
+    for column, ns in enumerate(layout.column_sizes()):
+        named = {line.cells[column].paper_dataset for line in layout.lines if line.cells[column].paper is not None}
+        for paper_dataset in sorted(named & set(PAPER_TEST_SIZES)):
+            shown = f"{dataset_name(paper_dataset)} (ours n={'/'.join(map(str, sorted(ns))) or '?'}, paper n={PAPER_TEST_SIZES[paper_dataset]})"
+            (same if ns == {PAPER_TEST_SIZES[paper_dataset]} else differ).append(shown)
+    if not differ:
+        return "Test sets of the paper's sizes (paper Table 4): " + ", ".join(same) + "." if same else ""
+    return ("Δ compares different test sets where n differs from the paper's (paper Table 4): " + ", ".join(differ)
+            + "; an average's Δ inherits them.")
+
+
+def _headers(layout: _Layout) -> list[str]:
+    """The column headers, each dataset's with our test-set size n (one n, or every n seen)."""
+    sized = [f"{h} (n={'/'.join(map(str, sorted(ns)))})" if ns else h
+             for h, ns in zip(layout.headers[2:], layout.column_sizes())]
+    return [*layout.headers[:2], *sized]
+
+
+def _notes(layout: _Layout) -> list[str]:
+    return [text for text in (layout.note, _seed_note(layout), _size_note(layout)) if text]
+
+
 def _texts(lines: Sequence[_Line]) -> Iterator[tuple[bool, list[str]]]:
     """(starts a new group, cell texts) per line; a group's label is printed on its first line."""
     previous = None
@@ -258,11 +314,11 @@ def _texts(lines: Sequence[_Line]) -> Iterator[tuple[bool, list[str]]]:
 
 def _markdown(layout: _Layout) -> str:
     out = [f"## {layout.title}", ""]
-    if layout.note:
-        out += [layout.note, ""]
-    out += [_seed_note(layout), ""]
-    out.append("| " + " | ".join(layout.headers) + " |")
-    out.append("|" + "---|" * len(layout.headers))
+    for text in _notes(layout):
+        out += [text, ""]
+    headers = _headers(layout)
+    out.append("| " + " | ".join(headers) + " |")
+    out.append("|" + "---|" * len(headers))
     for _, texts in _texts(layout.lines):
         out.append("| " + " | ".join(texts) + " |")
     return "\n".join(out) + "\n"
@@ -279,10 +335,10 @@ def _tex_escape(text: str) -> str:
 
 
 def _latex(layout: _Layout) -> str:
-    comments = "\n".join([layout.title, layout.note, _seed_note(layout)])
+    comments = "\n".join([layout.title, *_notes(layout)])
     out = [f"% {text}" for text in comments.splitlines() if text]
     out += ["\\begin{tabular}{ll" + "c" * (len(layout.headers) - 2) + "}", "\\toprule"]
-    out.append(" & ".join(map(_tex_escape, layout.headers)) + " \\\\")
+    out.append(" & ".join(map(_tex_escape, _headers(layout))) + " \\\\")
     out.append("\\midrule")
     for index, (starts_group, texts) in enumerate(_texts(layout.lines)):
         if starts_group and index > 0:
@@ -293,7 +349,8 @@ def _latex(layout: _Layout) -> str:
 
 
 def _csv(layout: _Layout) -> str:
-    """Long format, one line per cell with a result of ours; `paper,delta` empty when unknown."""
+    """Long format, one line per cell with a result of ours; `n` (test examples) empty for an average,
+    `paper,delta` empty when unknown."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     extra = ["paper", "delta"] if layout.with_paper else []
@@ -302,8 +359,8 @@ def _csv(layout: _Layout) -> str:
         for cell in line.cells:
             if cell.ours is None:
                 continue
-            row = [*cell.keys, cell.dataset, f"{cell.ours.mean:.2f}", f"{cell.ours.std:.2f}", cell.ours.n_seeds,
-                   "" if cell.ours.n is None else cell.ours.n]
+            n = "" if cell.ours.n is None else cell.ours.n
+            row = [*cell.keys, cell.dataset, f"{cell.ours.mean:.2f}", f"{cell.ours.std:.2f}", cell.ours.n_seeds, n]
             if layout.with_paper:
                 known = cell.paper is not None
                 row += [f"{cell.paper:.1f}", f"{cell.ours.mean - cell.paper:+.2f}"] if known else ["", ""]
@@ -318,9 +375,12 @@ def _render(layout: _Layout) -> dict[str, str]:
 def _line(
     group: str, label: str, keys: tuple[str, ...], columns: Sequence[str],
     ours: Mapping[tuple[str, ...], Row], paper: Mapping[tuple[str, ...], float], at: tuple[str, ...],
+    paper_names: Mapping[str, str] | None = None,
 ) -> _Line | None:
-    """The line whose cells are `ours`/`paper` at (*at, dataset); None when all are empty."""
-    cells = [_Cell(keys, d, ours.get((*at, d)), paper.get((*at, d))) for d in columns]
+    """The line whose cells are `ours` at (*at, dataset) and `paper` at (*at, the paper's name of dataset);
+    `paper_names` maps our dataset keys to the paper's (default: the same key). None when all cells are empty."""
+    named = {d: (paper_names or {}).get(d, d) for d in columns}
+    cells = [_Cell(keys, d, ours.get((*at, d)), paper.get((*at, named[d])), named[d]) for d in columns]
     if all(c.ours is None and c.paper is None for c in cells):
         return None
     return _Line(group, label, cells)
@@ -337,12 +397,14 @@ def table1(
     note: str = "",
     pairs_order: Sequence[str] | None = None,
     title: str = "Table 1: accuracy (%) of each method on each test set",
+    paper_names: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Pair × method lines, one column per test set (paper Table 1).
 
     Pairs appear in `pairs_order` (default: first appearance in `rows`); methods outside
     `methods_order` and datasets outside `datasets_order` are left out.
-    Paper rows match ours on (pair, method, dataset); rename pairs via `load_paper_numbers`.
+    Paper rows match ours on (pair, method, dataset), the dataset renamed by `paper_names`
+    (our key -> the paper's name, e.g. {"singleeq_subset": "singleeq"}); rename pairs via `load_paper_numbers`.
     """
     ours = {(r.pair, r.method, r.dataset): r for r in rows}
     theirs = {(p.pair, p.method, p.dataset): p.accuracy for p in paper or () if p.setting == "unified"}
@@ -351,9 +413,9 @@ def table1(
     for pair in pairs_order or list(labels):
         for method in methods_order:
             line = _line(labels.get(pair, pair), method_name(method), (pair, method), datasets_order,
-                         ours, theirs, at=(pair, method))
+                         ours, theirs, at=(pair, method), paper_names=paper_names)
             lines += [line] if line else []
-    headers = ["Pair", "Method", *map(dataset_name, datasets_order)]
+    headers = ["Pair", "Method", *_column_names(datasets_order, paper_names)]
     return _render(_Layout(title, note, headers, ["pair", "method"], lines, paper is not None))
 
 
@@ -372,10 +434,11 @@ def table2(
     note: str = "",
     average_name: str = "avg",
     title: str = "Table 2: single-layer maps (SL teacher→student) vs the mixture of layers (MoL)",
+    paper_names: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Method lines (dss, mmi, sl:*, molsaki shown as 'MoL') for one pair; columns are
     `datasets_order` + `average_name` (make the avg rows with `aggregate(average_over=...)`).
-    Paper rows match ours on (pair, method, dataset)."""
+    Paper rows match ours on (pair, method, dataset), the dataset renamed by `paper_names` as in `table1`."""
     pair, label = _single_pair(rows, "table2")
     columns = [*datasets_order, average_name]
     ours = {(r.method, r.dataset): r for r in rows}
@@ -383,9 +446,9 @@ def table2(
     lines = []
     for method in methods_order:
         shown = "MoL" if get_method(method).uses_router else method_name(method)  # the paper's row name
-        line = _line(label, shown, (pair, method), columns, ours, theirs, at=(method,))
+        line = _line(label, shown, (pair, method), columns, ours, theirs, at=(method,), paper_names=paper_names)
         lines += [line] if line else []
-    headers = ["Pair", "Method", *map(dataset_name, columns)]
+    headers = ["Pair", "Method", *_column_names(columns, paper_names)]
     return _render(_Layout(title, note, headers, ["pair", "method"], lines, paper is not None))
 
 
@@ -398,6 +461,7 @@ def table3(
     average_name: str = "avg",
     setting_labels: Mapping[str, str] = SETTING_LABELS,
     title: str = "Table 3: rationale source (unified vs hybrid) × method",
+    paper_names: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Setting × method lines; columns `datasets_order` + `average_name` (paper Table 3).
 
@@ -413,9 +477,9 @@ def table3(
         ours = {(r.method, r.dataset): r for r in rows}
         for method in methods_order:
             line = _line(setting_labels.get(setting, setting), method_name(method), (setting, pair, method),
-                         columns, ours, theirs, at=(method,))
+                         columns, ours, theirs, at=(method,), paper_names=paper_names)
             lines += [line] if line else []
-    headers = ["Rationale source", "Method", *map(dataset_name, columns)]
+    headers = ["Rationale source", "Method", *_column_names(columns, paper_names)]
     return _render(_Layout(title, note, headers, ["setting", "pair", "method"], lines, paper is not None))
 
 

@@ -44,6 +44,7 @@ def run(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> 
         if router is not None:
             save_file({k: v.contiguous() for k, v in router.state_dict().items()}, tmp / "router.safetensors")
     summary = {"pair": pair_key, "task": task_key, "method": method_name, "seed": seed, "data": stats, "history": history,
+               "loss": cfg.loss.model_dump(mode="json"),  # router variant, step split, taus of this run
                "precision": resolve_precision(training.precision, device),
                "provenance": provenance(cfg, seed=seed, student=cfg.models[pair.student].model_dump(mode="json"))}
     write_json_atomic(run_dir / "train_log.json", summary)

@@ -19,12 +19,18 @@ def run(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> 
     task = cfg.tasks[task_key]
     model_dir = paths.final_model_dir(cfg, pair, task_key, method, seed)
     tests = {d: paths.dataset_file(cfg, d) for d in task.tests}
-    work_dir = paths.run_dir(cfg, pair, task_key, method, seed) / "lm_eval"
-    result = evaluate_model(model_dir, tests, task.answer_kind, cfg.cues.predict, cfg.evaluation, work_dir)
-    scores = {d: {"acc": s["accuracy"], "n": s["n"]} for d, s in result["datasets"].items()}
+    cues = {"predict": cfg.cues.predict, "explain": cfg.cues.explain}
+    results = {
+        mode: evaluate_model(model_dir, tests, task.answer_kind, cues[mode], cfg.evaluation,
+                             paths.run_dir(cfg, pair, task_key, method, seed) / "lm_eval" / mode, mode=mode)
+        for mode in cfg.evaluation.modes
+    }
+    scores = {mode: {d: {"acc": s["accuracy"], "n": s["n"]} for d, s in result["datasets"].items()}
+              for mode, result in results.items()}
     out = paths.eval_file(cfg, pair, task_key, method, seed)
     record = {"pair": pair, "pair_label": cfg.pairs[pair].label, "task": task_key, "method": method, "seed": seed,
-              "scores": scores, **result, "provenance": provenance(cfg, list(tests.values()), seed=seed)}
-    save_eval(record, out, out.with_suffix(".samples.jsonl"))
-    log(f"{method} {task_key} seed {seed}: " + ", ".join(f"{d} {s['acc']:.3f}" for d, s in scores.items()))
+              "scores": scores, "provenance": provenance(cfg, list(tests.values()), seed=seed)}
+    save_eval(record, results, out, out.with_suffix(".samples.jsonl"))
+    for mode, by_dataset in scores.items():
+        log(f"{method} {task_key} seed {seed} {mode}: " + ", ".join(f"{d} {s['acc']:.3f}" for d, s in by_dataset.items()))
     return record

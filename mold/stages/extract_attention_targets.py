@@ -43,7 +43,7 @@ def run(cfg: ExperimentConfig, teacher: str, source: str, task: str, batch_size:
             shard, shard_no = {}, shard_no + 1
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    encoded = [(r, *example_groups(tokenizer, r)) for r in records]
+    encoded = [(r, *example_groups(tokenizer, r, split=cfg.loss.step_split)) for r in records]
     with progress(f"attention targets {task_key}", total=len(encoded)) as advance:
         for start in range(0, len(encoded), batch_size):
             chunk = [e for e in encoded[start : start + batch_size]]
@@ -66,7 +66,7 @@ def run(cfg: ExperimentConfig, teacher: str, source: str, task: str, batch_size:
     n = max(sums["count"], 1)
     summary = {
         "teacher": teacher_key, "rationale_source": source, "task": task_key, "num_layers": teacher.config.num_hidden_layers,
-        "tau1": cfg.loss.tau1, "examples": len(records), "with_target": sums["count"],
+        "tau1": cfg.loss.tau1, "step_split": cfg.loss.step_split, "examples": len(records), "with_target": sums["count"],
         "without_critical_word": len(records) - sums["count"],
         "mean_teacher_layer_weights": (sums["p_t"] / n).tolist() if sums["p_t"] is not None else [],
         "mean_column_gradient": (sums["G"] / n).tolist() if sums["G"] is not None else [],

@@ -45,7 +45,11 @@ def _palm_outcome(cfg: ExperimentConfig, train_dataset: str, examples: list[Exam
     from mold.data.palm import load_palm_rationales
 
     spec = cfg.datasets[train_dataset]
-    records, failures = load_palm_rationales(spec.name, spec.split, cfg.resolved_data_dir(), ids={e.id for e in examples})
+    keep_wrong = cfg.generation.palm_rationales == "all"
+    records, failures = load_palm_rationales(spec.name, spec.split, cfg.resolved_data_dir(), ids={e.id for e in examples},
+                                             keep_wrong=keep_wrong)
+    if keep_wrong:  # kept with the gold answer (DSS), so not dropped; the summary still counts them
+        failures = {reason: count for reason, count in failures.items() if reason != "wrong_answer"}
     dropped = [{"id": None, "phase": 0, "reason": reason, "detail": "", "reply": "", "final": True}
                for reason, count in failures.items() for _ in range(count)]
     return TeacherOutcome(kept=records, dropped=dropped)

@@ -1,4 +1,8 @@
-"""Stage `make_tables`: regenerate the paper's tables and figure data from saved eval results (no model runs)."""
+"""Stage `make_tables`: regenerate the paper's tables and figure data from saved eval results (no model runs).
+
+One set of Tables 1–3 per variant (`mold.reporting.columns.table_variants`): each evaluation mode on the full
+test sets and, where the config has them, on the paper-sized subsets; every title names its variant.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,14 @@ from mold import paths
 from mold.config import ExperimentConfig
 from mold.console import log
 from mold.methods import get_method, table_order
-from mold.reporting.tables import aggregate, load_eval_records, load_paper_numbers, table1, table2, table3, write_tables
+from mold.reporting.columns import TableVariant, averaged_columns, paper_names, table_variants, columns_shown
+from mold.reporting.figures import top_layers_note, write_layer_weights
+from mold.reporting.tables import (EvalRecord, aggregate, dataset_name, load_eval_records, load_paper_numbers, table1, table2,
+                                   table3, write_tables)
 
 
-
-def _datasets(cfg: ExperimentConfig, pair: str) -> list[str]:
-    return [d for t in cfg.pairs[pair].tasks for d in cfg.tasks[t].tests]
+def _tests(cfg: ExperimentConfig, pair: str, answer_kind: str | None = None) -> list[str]:
+    return [d for t in cfg.pairs[pair].tasks if answer_kind in (None, cfg.tasks[t].answer_kind) for d in cfg.tasks[t].tests]
 
 
 def _paper_rows(cfg: ExperimentConfig, table: int):
@@ -19,35 +25,61 @@ def _paper_rows(cfg: ExperimentConfig, table: int):
     return load_paper_numbers(table, mapping) if mapping else None
 
 
-def _math_datasets(cfg: ExperimentConfig, pair: str) -> list[str]:
-    return [d for t in cfg.pairs[pair].tasks if cfg.tasks[t].answer_kind == "number" for d in cfg.tasks[t].tests]
+def _setup_note(cfg: ExperimentConfig) -> str:
+    """The run's choices where the paper is silent or ambiguous (docs/paper-to-code.md), printed under every table."""
+    loss = cfg.loss
+    return (f"Setup: router {loss.router}, steps split on {loss.step_split}, "
+            f"explain targets {'end with' if cfg.cues.answer_in_explain else 'omit'} 'The answer is X'.")
+
+
+def _note(cfg: ExperimentConfig, *extra: str) -> str:
+    return " ".join(text for text in (cfg.table_note, _setup_note(cfg), *extra) if text)
+
+
+def _average_note(cfg: ExperimentConfig, columns: list[str], paper_average: bool) -> str:
+    what = "the paper's average" if paper_average else "not the paper's columns: average of every column shown"
+    names = paper_names(cfg, columns)
+    return f"Avg = mean of {', '.join(dataset_name(names.get(d, d)) for d in columns)} per seed ({what})."
+
+
+def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: TableVariant) -> None:
+    mode, root = variant.mode, cfg.root
+    datasets = list(dict.fromkeys(d for pair in cfg.pairs for d in columns_shown(cfg, _tests(cfg, pair), variant.test_sets)))
+    methods = list(dict.fromkeys(m for p in cfg.pairs.values() for m in p.methods))
+    unified = [k for k, p in cfg.pairs.items() if p.setting == "unified"]
+    write_tables(root / variant.file_stem(1), table1(
+        aggregate(records, mode=mode), datasets, methods, _paper_rows(cfg, 1), _note(cfg), unified,
+        title=variant.title("Table 1: accuracy (%) of each method on each test set"), paper_names=paper_names(cfg, datasets)))
+    sl_pairs = [k for k, p in cfg.pairs.items() if any(get_method(m).tables == {2} for m in p.methods)]
+    if sl_pairs:
+        pair = sl_pairs[0]
+        columns, faithful = averaged_columns(cfg, columns_shown(cfg, _tests(cfg, pair, "number"), variant.test_sets), 2)
+        rows = aggregate([r for r in records if r.pair == pair], average_over=columns, mode=mode)
+        order = table_order([m for m in cfg.pairs[pair].methods if 2 in get_method(m).tables])
+        note = _note(cfg, _average_note(cfg, columns, faithful), top_layers_note(cfg, pair))
+        write_tables(root / variant.file_stem(2), table2(
+            rows, columns, order, _paper_rows(cfg, 2), note, paper_names=paper_names(cfg, columns),
+            title=variant.title("Table 2: single-layer maps (SL teacher→student) vs the mixture of layers (MoL)")))
+    hybrid = [k for k, p in cfg.pairs.items() if p.setting == "hybrid"]
+    if hybrid:
+        columns, faithful = averaged_columns(cfg, columns_shown(cfg, _tests(cfg, hybrid[0], "number"), variant.test_sets), 3)
+        by_setting = {setting: aggregate([r for r in records if r.pair == key], average_over=columns, mode=mode)
+                      for setting, key in (("unified", _unified_twin(cfg, hybrid[0])), ("hybrid", hybrid[0]))}
+        order = table_order([m for m in cfg.pairs[hybrid[0]].methods if 3 in get_method(m).tables])
+        palm = {"all": "all PaLM-540B rationales with the gold answers (DSS)",
+                "correct": "only PaLM-540B rationales whose answer is correct"}[cfg.generation.palm_rationales]
+        note = _note(cfg, _average_note(cfg, columns, faithful), f"Hybrid training data: {palm}.")
+        write_tables(root / variant.file_stem(3), table3(
+            by_setting, columns, order, _paper_rows(cfg, 3), note, paper_names=paper_names(cfg, columns),
+            title=variant.title("Table 3: rationale source (unified vs hybrid) × method")))
 
 
 def run(cfg: ExperimentConfig) -> None:
     records = load_eval_records(paths.all_eval_files(cfg))
-    rows = aggregate(records)
-    datasets = list(dict.fromkeys(d for pair in cfg.pairs for d in _datasets(cfg, pair)))
-    methods = list(dict.fromkeys(m for p in cfg.pairs.values() for m in p.methods))
-    unified = [k for k, p in cfg.pairs.items() if p.setting == "unified"]
-    write_tables(cfg.root / "table1", table1(rows, datasets, methods, _paper_rows(cfg, 1), cfg.table_note, unified))
-    sl_pairs = [k for k, p in cfg.pairs.items() if any(get_method(m).tables == {2} for m in p.methods)]
-    if sl_pairs:
-        pair = sl_pairs[0]
-        math = _math_datasets(cfg, pair)
-        pair_rows = [r for r in aggregate([r for r in records if r.pair == pair], average_over=math)]
-        order = table_order([m for m in cfg.pairs[pair].methods if 2 in get_method(m).tables])
-        write_tables(cfg.root / "table2", table2(pair_rows, math, order, _paper_rows(cfg, 2), cfg.table_note))
-    hybrid = [k for k, p in cfg.pairs.items() if p.setting == "hybrid"]
-    if hybrid:
-        by_setting = {}
-        for setting, key in (("unified", _unified_twin(cfg, hybrid[0])), ("hybrid", hybrid[0])):
-            math = _math_datasets(cfg, key)
-            by_setting[setting] = aggregate([r for r in records if r.pair == key], average_over=math)
-        write_tables(cfg.root / "table3", table3(by_setting, _math_datasets(cfg, hybrid[0]), table_order([m for m in cfg.pairs[hybrid[0]].methods if 3 in get_method(m).tables]),
-                                                 _paper_rows(cfg, 3), cfg.table_note))
-    from mold.reporting.figures import write_layer_weights
-
-    log(f"tables written under {cfg.root}; layer-weight data in {write_layer_weights(cfg)}")
+    figure = write_layer_weights(cfg)
+    for variant in table_variants(cfg):
+        _write_variant(cfg, records, variant)
+    log(f"tables written under {cfg.root}; layer-weight data in {figure}")
 
 
 def _unified_twin(cfg: ExperimentConfig, hybrid_pair: str) -> str:

@@ -11,7 +11,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from mold.config import GenerationSpec
 from mold.console import progress
 from mold.data.schema import Example, RationaleRecord
-from mold.teacher.parse import Dropped, check_hinted_reply, check_reply
+from mold.teacher.parse import Dropped, bound_keywords, check_hinted_reply, check_reply
 from mold.teacher.prompts import Exemplar, PromptFormat, render_prompt
 
 # Raw few-shot text: the reply ends where the model starts the next exemplar. Chat: at the end-of-turn token.
@@ -51,18 +51,21 @@ def generate_replies(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
 class TeacherOutcome:
     kept: list[RationaleRecord] = field(default_factory=list)
     dropped: list[dict] = field(default_factory=list)  # every dropped reply, with its reason
+    keywords_removed: Counter[str] = field(default_factory=Counter)  # keywords cut from kept or dropped replies, by reason
 
     def summary(self, total: int) -> dict:
         phases = Counter(r.phase for r in self.kept)
         reasons = Counter(d["reason"] for d in self.dropped if d["final"])
         phase1 = Counter(d["reason"] for d in self.dropped if d["phase"] == 1)
         return {"total": total, "kept": len(self.kept), "kept_phase1": phases[1], "kept_phase2": phases[2],
-                "dropped": sum(reasons.values()), "dropped_by_reason": dict(reasons), "phase1_failures_by_reason": dict(phase1)}
+                "dropped": sum(reasons.values()), "dropped_by_reason": dict(reasons), "phase1_failures_by_reason": dict(phase1),
+                "keywords_removed": dict(self.keywords_removed)}
 
 
-def _record(example: Example, parsed, phase: int, source: str) -> RationaleRecord:
+def _record(example: Example, parsed, phase: int, source: str, with_keywords: bool) -> RationaleRecord:
+    """`keywords` None means numbers are the critical words; a choice task keeps its list even when empty."""
     return RationaleRecord(id=example.id, question=example.question, answer=example.answer, rationale=parsed.rationale,
-                           keywords=list(parsed.keywords) or None, phase=phase, source=source)
+                           keywords=list(parsed.keywords) if with_keywords else None, phase=phase, source=source)
 
 
 def run_teacher(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: list[Example], exemplars: list[Exemplar],
@@ -83,12 +86,16 @@ def run_teacher(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, exam
         for example, reply in zip(pending, replies):
             check = check_hinted_reply if phase == 2 else check_reply
             result = check(reply, example.answer, answer_kind, want_keywords, tolerance)
+            if want_keywords and not isinstance(result, Dropped):
+                x = f"{example.question}\n{result.rationale}"  # as mold.molsaki.targets.attention_text
+                result, removed = bound_keywords(result, x, spec.num_keywords, spec.too_few_keywords == "drop")
+                outcome.keywords_removed.update(removed)
             if isinstance(result, Dropped):
                 failed.append(example)
                 outcome.dropped.append({"id": example.id, "phase": phase, "reason": result.reason, "detail": result.detail,
                                         "reply": reply, "final": phase == phases[-1]})
             else:
-                outcome.kept.append(_record(example, result, phase, source))
+                outcome.kept.append(_record(example, result, phase, source, want_keywords))
         pending = failed
     order = {e.id: i for i, e in enumerate(examples)}
     outcome.kept.sort(key=lambda r: order[r.id])

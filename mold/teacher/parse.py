@@ -8,9 +8,11 @@ restate the hint.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 from mold.data.answers import AnswerKind, answers_match, normalize_answer
+from mold.molsaki.maths import find_critical_spans
 
 ANSWER_RE = re.compile(r"(?:(?:so|therefore|thus|hence),?\s+)?(?:the\s+)?(?:final\s+)?answer\s+is\s*:?\s*(.+?)(?:\.\s*$|\.\s|\n|$)",
                        re.IGNORECASE | re.DOTALL)
@@ -31,7 +33,7 @@ class ParsedReply:
 
 @dataclass(frozen=True)
 class Dropped:
-    reason: str  # no_answer | unparsable_answer | empty_rationale | no_keywords | wrong_answer | restated_hint | mentions_hint
+    reason: str  # no_answer | unparsable_answer | empty_rationale | no_keywords | wrong_answer | restated_hint | mentions_hint | too_few_keywords
     detail: str = ""
 
 
@@ -127,3 +129,20 @@ def check_hinted_reply(reply: str, gold: str, kind: AnswerKind, want_keywords: b
     if kind == "number" and restates_hint(parsed.rationale, gold, tolerance):
         return Dropped("restated_hint", parsed.rationale[:80])
     return parsed
+
+
+def bound_keywords(parsed: ParsedReply, text: str, bounds: tuple[int, int] = (3, 8),
+                   drop_too_few: bool = True) -> tuple[ParsedReply | Dropped, Counter[str]]:
+    """App. B.2 asks for 3-8 unique keywords: keep those that occur in `text` (x = question + rationale) as
+    critical words do (whole word, any case), the first `hi` of them; fewer than `lo` left drops the reply
+    (`drop_too_few`) or is counted as `kept_too_few`. Also returns how many keywords were removed, by reason
+    (`absent_from_text`, `beyond_max`)."""
+    lo, hi = bounds
+    present = [k for k in parsed.keywords if find_critical_spans(text, [k])]
+    removed = Counter({"absent_from_text": len(parsed.keywords) - len(present), "beyond_max": max(0, len(present) - hi)})
+    kept = tuple(present[:hi])
+    if len(kept) < lo and not drop_too_few:
+        removed["kept_too_few"] += 1
+    elif len(kept) < lo:
+        return Dropped("too_few_keywords", f"{len(kept)} of {', '.join(parsed.keywords)} occur in the text; need {lo}"), removed
+    return replace(parsed, keywords=kept), removed

@@ -53,6 +53,11 @@ BUILTIN_EXEMPLARS = {
                  "Milk must stay cold to stay fresh. A fridge keeps food cold.", "A", ("milk", "cold", "fridge")),
         Exemplar("What do people use to cut paper? Answer choices: (A) spoon, (B) pillow, (C) scissors, (D) bucket, (E) rope.",
                  "Cutting paper needs a sharp tool. Scissors have sharp blades for paper.", "C", ("cut", "paper", "scissors")),
+        Exemplar("Where do birds build nests? Answer choices: (A) ocean, (B) tree, (C) oven, (D) mailbox, (E) desk.",
+                 "Birds need a high, safe place for their nests. The branches of a tree give them one.", "B",
+                 ("birds", "nests", "tree")),
+        Exemplar("What does a person use to see in the dark? Answer choices: (A) blanket, (B) spoon, (C) chair, (D) flashlight, (E) book.",
+                 "Seeing in the dark needs light. A flashlight makes light.", "D", ("dark", "light", "flashlight")),
     ],
 }
 
@@ -65,10 +70,12 @@ def format_reply(rationale: str, answer: str, answer_kind: str, keywords: tuple[
 
 
 def exemplars_for(train: list[Example], answer_kind: str, k: int) -> list[Exemplar]:
-    """The first `k` training examples with gold rationales, else the built-in exemplars."""
+    """The first `k` training examples with gold rationales, else the built-in exemplars; never fewer than `k`."""
     gold = [e for e in train if e.rationale]
     if len(gold) >= k:
         return [Exemplar(e.question, e.rationale or "", e.answer, tuple(e.keywords or ())) for e in gold[:k]]
+    if k > len(BUILTIN_EXEMPLARS[answer_kind]):
+        raise ValueError(f"few_shot {k} > the {len(BUILTIN_EXEMPLARS[answer_kind])} built-in {answer_kind} exemplars")
     return BUILTIN_EXEMPLARS[answer_kind][:k]
 
 

@@ -21,6 +21,7 @@ from mold.training.attention_loss import explain_with_attention
 from mold.training.batching import Batch, Encoded, collate, encode, forward_logits
 from mold.training.losses import mmi_count, mmi_loss, target_count, target_cross_entropy
 from mold.training.loop import batch_indices, micro_slices
+from mold.teacher.prompts import format_reply
 from mold.training.teacher_targets import attach_targets
 
 
@@ -48,6 +49,12 @@ def prompt(cue: str, question: str) -> str:
     return f"{cue}{question}\n"
 
 
+def explain_target(record: RationaleRecord, answer_kind: str, with_answer: bool) -> str:
+    """The explain task's target: the rationale, ending with 'The answer is X.' when `with_answer` (so the
+    explain-then-answer evaluation can read the answer from what the student writes)."""
+    return format_reply(record.rationale, record.answer, answer_kind) if with_answer else record.rationale
+
+
 def build_items(cfg: ExperimentConfig, pair_key: str, task_key: str, method: Method, tokenizer) -> tuple[list[TrainItem], dict]:
     """Encode every training example for `method`; attach attention targets where it needs them."""
     pair, task = cfg.pairs[pair_key], cfg.tasks[task_key]
@@ -61,7 +68,8 @@ def build_items(cfg: ExperimentConfig, pair_key: str, task_key: str, method: Met
         raise DataError(rationales, None, None, f"no rationales kept for task {task_key} (the counts are in its "
                         f".summary.json); {method.label} needs at least one")
     items = [TrainItem(encode(tokenizer, prompt(cfg.cues.predict, r.question), r.answer, max_len),
-                       encode(tokenizer, prompt(cfg.cues.explain, r.question), r.rationale, max_len)) for r in records]
+                       encode(tokenizer, prompt(cfg.cues.explain, r.question),
+                              explain_target(r, task.answer_kind, cfg.cues.answer_in_explain), max_len)) for r in records]
     stats = {"examples": len(items)}
     if method.needs_attention:
         stats |= attach_targets(cfg, pair_key, task_key, method, records, items, cfg.cues.explain)

@@ -87,19 +87,14 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def memorized_model_dir(tiny_model_dir: Path, tmp_path_factory) -> Path:
-    """The tiny student trained (~2 s) to memorise `predict: {question}\\n{answer}<eos>` for MATH.
-
-    Scoring it checks that the evaluation prompt is exactly the training prefix and that
-    generation stops at EOS: every answer must come back right.
-    """
+def _memorize(tiny_model_dir: Path, out: Path, texts: list[str]) -> Path:
+    """The tiny student trained (~2 s) to memorise `texts`, saved to `out`."""
     import torch
     from transformers import AutoTokenizer, GPT2LMHeadModel
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = GPT2LMHeadModel.from_pretrained(tiny_model_dir)
-    batch = tokenizer([f"predict: {q}\n{a}{EOS}" for q, a in MATH], return_tensors="pt", padding=True)
+    batch = tokenizer(texts, return_tensors="pt", padding=True)
     labels = batch.input_ids.masked_fill(batch.attention_mask == 0, -100)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     torch.manual_seed(0)
@@ -111,7 +106,24 @@ def memorized_model_dir(tiny_model_dir: Path, tmp_path_factory) -> Path:
         optimizer.step()
     assert loss.item() < 0.2, f"memorisation failed: loss {loss.item():.3f}"
 
-    out = tmp_path_factory.mktemp("memorized_student")
     model.eval().save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def memorized_model_dir(tiny_model_dir: Path, tmp_path_factory) -> Path:
+    """The tiny student trained to memorise `predict: {question}\\n{answer}<eos>` for MATH.
+
+    Scoring it checks that the evaluation prompt is exactly the training prefix and that
+    generation stops at EOS: every answer must come back right.
+    """
+    texts = [f"predict: {q}\n{a}{EOS}" for q, a in MATH]
+    return _memorize(tiny_model_dir, tmp_path_factory.mktemp("memorized_student"), texts)
+
+
+@pytest.fixture(scope="session")
+def explain_memorized_model_dir(tiny_model_dir: Path, tmp_path_factory) -> Path:
+    """The tiny student trained to memorise the explain task with its answer sentence, for MATH."""
+    texts = [f"explain: {q}\nWe work it out. The answer is {a}.{EOS}" for q, a in MATH]
+    return _memorize(tiny_model_dir, tmp_path_factory.mktemp("explain_student"), texts)

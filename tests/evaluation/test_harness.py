@@ -65,13 +65,16 @@ def test_lm_eval_provenance_is_kept(result: dict) -> None:
 
 
 def test_save_eval(result: dict, tmp_path: Path) -> None:
-    save_eval(result, tmp_path / "eval.json", tmp_path / "samples.jsonl")
+    save_eval({"seed": 0}, {"predict": result}, tmp_path / "eval.json", tmp_path / "samples.jsonl")
     saved = json.loads((tmp_path / "eval.json").read_text())
-    assert saved["datasets"] == result["datasets"]
-    assert saved["lm_eval"]["versions"] == result["lm_eval"]["versions"]
-    assert "records" not in saved and "lm_eval_samples" not in saved
+    assert saved["seed"] == 0 and list(saved["modes"]) == ["predict"]
+    mode = saved["modes"]["predict"]
+    assert mode["mode"] == "predict" and mode["datasets"] == result["datasets"]
+    assert mode["lm_eval"]["versions"] == result["lm_eval"]["versions"]
+    assert "records" not in mode and "lm_eval_samples" not in mode
     lines = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert len(lines) == 10
+    assert {line["mode"] for line in lines} == {"predict"}
     assert [line["dataset"] for line in lines] == ["math_test"] * 5 + ["math_steps"] * 5
     assert lines[0]["prompt"] == result["records"]["math_test"][0]["prompt"]
     assert lines[0]["lm_eval"]["doc"]["id"] == lines[0]["id"]
@@ -98,3 +101,22 @@ def test_a_student_that_memorised_the_answers_scores_one(
     assert {ds: s["accuracy"] for ds, s in res["datasets"].items()} == {"math_test": 1.0, "math_steps": 1.0}
     for records in res["records"].values():
         assert [r["response"] for r in records] == [r["gold"] for r in records]
+
+
+def test_explain_mode_reads_the_answer_from_the_rationale(
+    explain_memorized_model_dir: Path, test_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """A student that memorised `explain: q\n<rationale> The answer is a.<eos>` scores 1 in the explain mode,
+    with its own task names, prompt cue and token budget."""
+    spec = EvalSpec(batch_size=5, max_gen_tokens=2, explain_max_gen_tokens=40)
+    res = evaluate_model(explain_memorized_model_dir, test_files, "number", "explain: ", spec, tmp_path, device="cpu",
+                         mode="explain")
+    assert res["mode"] == "explain"
+    assert {ds: s["task"] for ds, s in res["datasets"].items()} == {"math_test": "mold-explain_math_test",
+                                                                  "math_steps": "mold-explain_math_steps"}
+    assert {ds: s["accuracy"] for ds, s in res["datasets"].items()} == {"math_test": 1.0, "math_steps": 1.0}
+    assert res["lm_eval"]["configs"]["mold-explain_math_test"]["generation_kwargs"]["max_gen_toks"] == 40
+    for records in res["records"].values():
+        for r in records:
+            assert r["prompt"].startswith("explain: ")
+            assert r["response"] == f"We work it out. The answer is {r['gold']}."

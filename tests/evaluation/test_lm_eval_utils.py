@@ -75,3 +75,21 @@ def test_score_response_returns_the_extracted_answer() -> None:
 
 def test_only_the_first_result_is_scored() -> None:
     assert process_results(number_doc("7"), ["7", "8"]) == {"acc": 1}
+
+
+@pytest.mark.parametrize(
+    ("response", "doc", "extracted"),
+    [
+        # explain-then-answer: the answer is read from the rationale the student wrote
+        ("Tom has 3 apples. 3 + 4 = 7. The answer is 7.", number_doc("7"), "7"),
+        ("He had 10 and ate 2.5. 10 - 2.5 = 7.5. So the answer is 7.5.", number_doc("7.5"), "7.5"),
+        ("The answer is 5. No wait, 3 + 4 = 7. The answer is 7.", number_doc("7"), "7"),  # the last marker counts
+        ("3 + 4 = 7 apples in 2 bags", number_doc("7"), "2"),  # no marker: the last number, here wrong
+        ("Fish need water. The sea is water. The answer is (A).", choice_doc("A"), "A"),
+        ("Fish need water and a cup holds water.", choice_doc("A"), None),  # no marker, long text: no letter guessed
+    ],
+)
+def test_explain_mode_extraction(response: str, doc: dict, extracted: str | None) -> None:
+    got, correct = score_response(doc, response)
+    assert got == extracted
+    assert correct == (extracted == doc["answer"])

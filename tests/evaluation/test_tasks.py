@@ -114,3 +114,14 @@ def test_choice_task_dir(tmp_path: Path, choice_examples: list[Example]) -> None
     assert doc["answer_kind"] == "choice"
     assert task.process_results(doc, ["(e)"]) == {"acc": 1}
     assert task.process_results(doc, ["(d)"]) == {"acc": 0}
+
+
+def test_explain_mode_tasks_have_their_own_names_budget_and_stop(tmp_path: Path, test_files: dict[str, Path]) -> None:
+    out = tmp_path / "tasks"
+    spec = EvalSpec(max_gen_tokens=9, explain_max_gen_tokens=77)
+    names = write_task_dir(out, test_files, "number", "explain: ", spec, mode="explain")
+    assert names == ["mold-explain_math_test", "mold-explain_math_steps"]
+    cfg = plain_load((out / "mold-explain_math_test.yaml").read_text())
+    assert cfg["doc_to_text"] == "explain: {{question}}\n"
+    assert cfg["generation_kwargs"] == {"until": ["\n\n"], "do_sample": False, "max_gen_toks": 77}
+    assert task_name("math_test", "explain") != task_name("explain_math_test")  # modes never share a task name

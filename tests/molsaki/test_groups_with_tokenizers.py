@@ -73,9 +73,10 @@ def _offsets(tokenizer: PreTrainedTokenizerFast, text: str) -> list[tuple[int, i
     return [tuple(span) for span in tokenizer(text, return_offsets_mapping=True)["offset_mapping"]]
 
 
-def _check_groups(text: str, offsets: list[tuple[int, int]], keywords: list[str] | None) -> tuple[int, int]:
-    steps, words = step_and_critical_groups(text, offsets, keywords)
-    step_spans, word_spans = split_steps(text), find_critical_spans(text, keywords)
+def _check_groups(text: str, offsets: list[tuple[int, int]], keywords: list[str] | None,
+                  split: str = "periods") -> tuple[int, int]:
+    steps, words = step_and_critical_groups(text, offsets, keywords, split)
+    step_spans, word_spans = split_steps(text, split), find_critical_spans(text, keywords)
     assert len(steps) == len(step_spans)
     assert len(words) == len(word_spans)
     # every step's tokens start (first non-space char) inside that step
@@ -103,12 +104,14 @@ def _check_groups(text: str, offsets: list[tuple[int, int]], keywords: list[str]
     return len(steps), len(words)
 
 
-def test_same_shape_across_tokenizers_numbers(fast_tokenizers):
-    # steps: "Tom has 1,000 apples." / " He gives 3.5 of them to Ann?\n" /
+@pytest.mark.parametrize(("split", "n_steps"), [("sentences", 5), ("periods", 3)])
+def test_same_shape_across_tokenizers_numbers(fast_tokenizers, split, n_steps):
+    # sentences: "Tom has 1,000 apples." / " He gives 3.5 of them to Ann?\n" /
     # "Then he buys 250 more and eats 12!" / " So he has 1,234.5 apples.\n" / "The answer is 1234."
+    # periods: "Tom has 1,000 apples." / " He gives ... eats 12! So he has 1,234.5 apples." / "\nThe answer is 1234."
     # numbers: 1,000  3.5  250  12  1,234.5  1234
-    shapes = {name: _check_groups(TEXT, _offsets(tok, TEXT), None) for name, tok in fast_tokenizers.items()}
-    assert set(shapes.values()) == {(5, 6)}, shapes
+    shapes = {name: _check_groups(TEXT, _offsets(tok, TEXT), None, split) for name, tok in fast_tokenizers.items()}
+    assert set(shapes.values()) == {(n_steps, 6)}, shapes
     # the tokenizers really do differ
     token_counts = {len(_offsets(tok, TEXT)) for tok in fast_tokenizers.values()}
     assert len(token_counts) > 1
@@ -121,8 +124,10 @@ def test_numbers_span_several_tokens_somewhere(fast_tokenizers):
     assert len(words[0]) == 3
 
 
-def test_same_shape_across_tokenizers_keywords(fast_tokenizers):
-    # steps: "Where would you find a River Bank?" / " A bank near the river." / " Riverbanks are muddy."
+@pytest.mark.parametrize(("split", "n_steps"), [("sentences", 3), ("periods", 2)])
+def test_same_shape_across_tokenizers_keywords(fast_tokenizers, split, n_steps):
+    # sentences: "Where would you find a River Bank?" / " A bank near the river." / " Riverbanks are muddy."
+    # periods: the question joins " A bank near the river."
     # keyword occurrences: "River Bank", "Bank" (inside it), "bank", "muddy"; "Riverbanks" is no match
     assert [KEYWORD_TEXT[s:e] for s, e in find_critical_spans(KEYWORD_TEXT, KEYWORDS)] == [
         "River Bank",
@@ -131,7 +136,7 @@ def test_same_shape_across_tokenizers_keywords(fast_tokenizers):
         "muddy",
     ]
     shapes = {
-        name: _check_groups(KEYWORD_TEXT, _offsets(tok, KEYWORD_TEXT), KEYWORDS)
+        name: _check_groups(KEYWORD_TEXT, _offsets(tok, KEYWORD_TEXT), KEYWORDS, split)
         for name, tok in fast_tokenizers.items()
     }
-    assert set(shapes.values()) == {(3, 4)}, shapes
+    assert set(shapes.values()) == {(n_steps, 4)}, shapes

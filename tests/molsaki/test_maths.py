@@ -76,13 +76,24 @@ def test_thousands_and_decimals_are_one_number():
     assert find_critical_spans(text) == [(4, 9), (14, 17), (22, 23)]
 
 
-def test_split_steps_delimiters():
+def test_split_steps_sentences_delimiters():
     text = "It is 3.5 km. Next? Yes!\nNo"
     # "It is 3.5 km." ends at 13; " Next?" at 19; " Yes!\n" (one delimiter run) at 25.
-    assert split_steps(text) == [(0, 13), (13, 19), (19, 25), (25, 27)]
-    assert split_steps("Step one\nStep two") == [(0, 9), (9, 17)]
-    assert split_steps("Wait... what?! ok") == [(0, 7), (7, 14), (14, 17)]
-    assert split_steps("") == []
+    assert split_steps(text, "sentences") == [(0, 13), (13, 19), (19, 25), (25, 27)]
+    assert split_steps("Step one\nStep two", "sentences") == [(0, 9), (9, 17)]
+    assert split_steps("Wait... what?! ok", "sentences") == [(0, 7), (7, 14), (14, 17)]
+    assert split_steps("", "sentences") == []
+    assert split_steps(" \n ", "sentences") == []
+
+
+def test_split_steps_periods_only_is_the_default():
+    """§3.2 "based on periods": '?', '!' and newlines do not end a step; 3.5 is still one number."""
+    text = "It is 3.5 km. Next? Yes!\nNo"
+    assert split_steps(text) == split_steps(text, "periods") == [(0, 13), (13, 27)]
+    # x = question + "\n" + rationale: the question's last sentence joins the rationale's first
+    x = "Ann has 5 pens. How many now?\nShe buys 3. 5 + 3 = 8."
+    assert [x[s:e] for s, e in split_steps(x)] == ["Ann has 5 pens.", " How many now?\nShe buys 3.", " 5 + 3 = 8."]
+    assert split_steps("Wait... what?! ok") == [(0, 7), (7, 17)]
     assert split_steps(" \n ") == []
 
 
@@ -112,7 +123,7 @@ def test_keywords_whole_word_case_insensitive():
         cursor = start + len(token)
     # "bank" at 10, "Bank" at 18, "bank" at 49; "Banks" is not a whole-word match.
     assert find_critical_spans(text, ["bank"]) == [(10, 14), (18, 22), (49, 53)]
-    steps, words = step_and_critical_groups(text, offsets, keywords=["bank"])
+    steps, words = step_and_critical_groups(text, offsets, keywords=["bank"], split="sentences")
     assert steps == [[0, 1, 2, 3], [4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14]]
     assert words == [[2], [5], [13]]
     # Multi-word keyword; ordered by appearance across keywords.
@@ -232,7 +243,7 @@ def test_mix_layers_batched_equals_looped():
 
 
 def test_student_router_by_hand():
-    router = StudentMoL(num_layers=2, dim=2, tau=0.5)
+    router = StudentMoL(num_layers=2, dim=2, tau=0.5, router="shared")
     with torch.no_grad():
         router.proj.weight.copy_(torch.tensor([[1.0, 0.0]]))
         router.proj.bias.zero_()
@@ -245,7 +256,34 @@ def test_student_router_by_hand():
     assert_close(router(values, mask), torch.tensor([[0.2439082, 0.7560918]]))
 
 
-@pytest.mark.parametrize("router_kind", ["shared", "flat"])
+def test_layer_bias_router_by_hand():
+    """Eq. 5 with b in R^L (the default): logit_l = w . h_l + b_l."""
+    router = StudentMoL(num_layers=2, dim=2, tau=0.5)
+    assert router.router == "layer_bias" and router.proj.bias is None
+    with torch.no_grad():
+        router.proj.weight.copy_(torch.tensor([[1.0, 0.0]]))
+        router.layer_bias.copy_(torch.tensor([0.5, -0.25]))
+    values = torch.tensor([[[[3.0, 4.0], [7.0, 7.0]], [[1.0, 0.0], [-9.0, 9.0]]]])  # as above
+    mask = torch.tensor([[1, 0]])
+    # logits [0.8485281 + 0.5, 1.4142136 - 0.25] = [1.3485281, 1.1642136]; / 0.5 = [2.6970563, 2.3284271]
+    # softmax: 1 / (1 + exp(-0.3686292)) = 0.5911277, and 0.4088723
+    assert_close(router(values, mask), torch.tensor([[0.5911277, 0.4088723]]))
+
+
+def test_layer_bias_alone_learns_a_layer_prior():
+    """With identical h_l in every layer, only a per-layer bias can prefer a layer; the shared map's
+    scalar bias gets no gradient at all."""
+    values = torch.ones(1, 3, 2, 4)  # every layer pools to the same h
+    mask = torch.ones(1, 2)
+    target_layer = 2
+    for kind, learns in (("layer_bias", True), ("shared", False)):
+        router = StudentMoL(num_layers=3, dim=4, tau=0.5, router=kind)
+        (-router(values, mask)[0, target_layer].log()).backward()
+        bias = router.layer_bias if kind == "layer_bias" else router.proj.bias
+        assert bool((bias.grad.abs() > 1e-6).any()) == learns
+
+
+@pytest.mark.parametrize("router_kind", ["layer_bias", "shared", "flat"])
 def test_student_router_shape_and_sums_to_one(router_kind):
     torch.manual_seed(0)
     router = StudentMoL(num_layers=5, dim=8, tau=0.5, router=router_kind)
@@ -265,7 +303,7 @@ def test_flat_router_parameter_shape():
         StudentMoL(5, 8, 0.5, router="deep")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("router_kind", ["shared", "flat"])
+@pytest.mark.parametrize("router_kind", ["layer_bias", "shared", "flat"])
 def test_student_router_padding_invariance(router_kind):
     torch.manual_seed(0)
     router = StudentMoL(num_layers=3, dim=4, tau=0.5, router=router_kind)

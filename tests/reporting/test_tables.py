@@ -29,14 +29,15 @@ from mold.reporting.tables import (
 PAIR, LABEL = "tiny_pair", "Tiny → Tinier"
 
 
-def record(method: str, seed: int, pair: str = PAIR, **accs: float) -> EvalRecord:
-    scores = {dataset: {"acc": acc, "n": 200} for dataset, acc in accs.items()}
+def record(method: str, seed: int, pair: str = PAIR, mode: str = "predict", n: int = 200, **accs: float) -> EvalRecord:
+    scores = {mode: {dataset: {"acc": acc, "n": n} for dataset, acc in accs.items()}}
     label = LABEL if pair == PAIR else pair.upper()
     return EvalRecord(pair=pair, pair_label=label, task="math", method=method, seed=seed, scores=scores)
 
 
-def row(method: str, dataset: str, mean: float, std: float = 0.0, n_seeds: int = 3, pair: str = PAIR) -> Row:
-    return Row(pair, LABEL if pair == PAIR else pair.upper(), method, dataset, mean, std, n_seeds, 200)
+def row(method: str, dataset: str, mean: float, std: float = 0.0, n_seeds: int = 3, pair: str = PAIR,
+        n: int | None = None) -> Row:
+    return Row(pair, LABEL if pair == PAIR else pair.upper(), method, dataset, mean, std, n_seeds, n)
 
 
 # ---------------------------------------------------------------- aggregate
@@ -64,12 +65,12 @@ def test_aggregate_average_is_per_seed_then_over_seeds():
     assert rows["avg"].mean == pytest.approx(45.0)
     assert rows["avg"].std == pytest.approx(math.sqrt(450.0))
     assert rows["avg"].n_seeds == 2
-    assert rows["svamp"].n == 200 and rows["avg"].n == 400  # examples behind each seed's average
+    assert rows["svamp"].n == 200 and rows["avg"].n is None  # an average's datasets carry their own n
 
 
 def test_aggregate_n_is_what_each_seed_scored():
-    uneven = record("dss", 1, svamp=0.6).model_copy(update={"scores": {"svamp": Score(acc=0.6, n=150)}})
-    with pytest.raises(ValueError, match=r"seeds scored different numbers of 'svamp' examples \[150, 200\]"):
+    uneven = record("dss", 1, svamp=0.6, n=150)
+    with pytest.raises(ValueError, match=r"scored 'svamp' on different n: \[150, 200\]"):
         aggregate([record("dss", 0, svamp=0.5), uneven])
 
 
@@ -92,18 +93,19 @@ def test_aggregate_merges_task_files_and_rejects_duplicates():
 def test_load_eval_records_ignores_extra_keys(tmp_path):
     path = tmp_path / "seed0.json"
     obj = {"pair": PAIR, "pair_label": LABEL, "task": "math", "method": "dss", "seed": 0,
-           "scores": {"svamp": {"acc": 0.5, "n": 10, "extra": 1}}, "config": {"anything": True}}
+           "scores": {"predict": {"svamp": {"acc": 0.5, "n": 10, "extra": 1}}}, "config": {"anything": True}}
     path.write_text(json.dumps(obj))
     (got,) = load_eval_records([path])
-    assert (got.method, got.seed, got.scores["svamp"].acc, got.scores["svamp"].n) == ("dss", 0, 0.5, 10)
+    score = got.scores["predict"]["svamp"]
+    assert (got.method, got.seed, score.acc, score.n) == ("dss", 0, 0.5, 10)
 
 
 @pytest.mark.parametrize(
-    ("drop", "key"), [(("seed",), "seed"), (("scores", "svamp", "acc"), "scores.svamp.acc")]
+    ("drop", "key"), [(("seed",), "seed"), (("scores", "predict", "svamp", "acc"), "scores.predict.svamp.acc")]
 )
 def test_load_eval_records_names_file_and_missing_key(tmp_path, drop, key):
     obj = {"pair": PAIR, "pair_label": LABEL, "task": "math", "method": "dss", "seed": 0,
-           "scores": {"svamp": {"acc": 0.5, "n": 10}}}
+           "scores": {"predict": {"svamp": {"acc": 0.5, "n": 10}}}}
     inner = obj
     for part in drop[:-1]:
         inner = inner[part]
@@ -118,8 +120,8 @@ def test_load_eval_records_names_file_and_missing_key(tmp_path, drop, key):
 def test_load_eval_records_rejects_accuracy_in_percent(tmp_path):
     path = tmp_path / "pct.json"
     path.write_text(json.dumps({"pair": PAIR, "pair_label": LABEL, "task": "math", "method": "dss",
-                                "seed": 0, "scores": {"svamp": {"acc": 55.0, "n": 10}}}))
-    with pytest.raises(DataError, match=r"pct\.json, field 'scores\.svamp\.acc'"):
+                                "seed": 0, "scores": {"predict": {"svamp": {"acc": 55.0, "n": 10}}}}))
+    with pytest.raises(DataError, match=r"pct\.json, field 'scores\.predict\.svamp\.acc'"):
         load_eval_records([path])
 
 
@@ -127,11 +129,11 @@ def test_load_eval_records_rejects_accuracy_in_percent(tmp_path):
 
 
 ROWS_T1 = [
-    row("dss", "svamp", 55.0, math.sqrt(50.0), 2),
-    row("dss", "gsm8k", 12.34, 1.0, 2),
-    row("molsaki", "svamp", 49.5, 1.2, 2),
-    row("vanilla", "svamp", 10.0, 0.0, 2, pair="other"),
-    row("unshown", "svamp", 1.0, 0.0, 2),
+    row("dss", "svamp", 55.0, math.sqrt(50.0), 2, n=200),
+    row("dss", "gsm8k", 12.34, 1.0, 2, n=1319),
+    row("molsaki", "svamp", 49.5, 1.2, 2, n=200),
+    row("vanilla", "svamp", 10.0, 0.0, 2, pair="other", n=200),
+    row("unshown", "svamp", 1.0, 0.0, 2, n=200),
 ]
 
 
@@ -140,7 +142,7 @@ def test_table1_csv_is_exact_long_format():
     assert tables["csv"] == (
         "pair,method,dataset,mean,std,n_seeds,n\n"
         "tiny_pair,dss,svamp,55.00,7.07,2,200\n"
-        "tiny_pair,dss,gsm8k,12.34,1.00,2,200\n"
+        "tiny_pair,dss,gsm8k,12.34,1.00,2,1319\n"
         "tiny_pair,molsaki,svamp,49.50,1.20,2,200\n"
         "other,vanilla,svamp,10.00,0.00,2,200\n"
     )
@@ -152,7 +154,7 @@ def test_table1_markdown_cells_note_and_seed_note():
     assert lines[0].startswith("## Table 1")
     assert "tiny random-init models" in lines[2]
     assert "over 2 seeds" in md
-    assert "| Pair | Method | SVAMP | GSM8K |" in lines
+    assert "| Pair | Method | SVAMP (n=200) | GSM8K (n=1319) |" in lines  # each test set's size
     assert "| Tiny → Tinier | DSS | 55.0 ± 7.1 | 12.3 ± 1.0 |" in lines
     assert "|  | MoLSAKI | 49.5 ± 1.2 | – |" in lines  # pair printed once; missing cell is a dash
     assert "| OTHER | Vanilla | 10.0 ± 0.0 | – |" in lines
@@ -178,10 +180,11 @@ def test_table1_with_paper_numbers_and_delta_by_hand():
     assert "|  | DSS | 55.0 ± 7.1 (paper 48.0, Δ +7.0) | 12.3 ± 1.0 |" in lines
     assert "|  | MoLSAKI | 49.5 ± 1.2 (paper 49.5, Δ +0.0) | – |" in lines
     assert "Δ = ours − paper" in tables["md"]
+    assert "Test sets of the paper's sizes (paper Table 4): SVAMP (ours n=200, paper n=200)." in lines
     assert tables["csv"] == (
         "pair,method,dataset,mean,std,n_seeds,n,paper,delta\n"
         "tiny_pair,dss,svamp,55.00,7.07,2,200,48.0,+7.00\n"
-        "tiny_pair,dss,gsm8k,12.34,1.00,2,200,,\n"
+        "tiny_pair,dss,gsm8k,12.34,1.00,2,1319,,\n"
         "tiny_pair,molsaki,svamp,49.50,1.20,2,200,49.5,+0.00\n"
     )
 
@@ -201,7 +204,7 @@ def test_table1_latex_is_booktabs_with_escapes():
     assert lines[0].startswith("% Table 1")
     assert "% a_b & 100%" in lines  # notes are comments, not typeset
     body = lines[lines.index("\\begin{tabular}{llc}"):]
-    assert body[:4] == ["\\begin{tabular}{llc}", "\\toprule", "Pair & Method & SVAMP \\\\", "\\midrule"]
+    assert body[:4] == ["\\begin{tabular}{llc}", "\\toprule", "Pair & Method & SVAMP (n=200) \\\\", "\\midrule"]
     assert body[4] == "Tiny $\\rightarrow$ Tinier & DSS & 55.0 $\\pm$ 7.1 \\\\"
     assert body[5] == " & MoLSAKI & 49.5 $\\pm$ 1.2 (paper 49.5, $\\Delta$ +0.0) \\\\"
     assert body[-2:] == ["\\bottomrule", "\\end{tabular}"]
@@ -238,7 +241,7 @@ def test_table2_shows_molsaki_as_mol_with_avg_column_and_paper():
     assert "|  | SL last→last | – (paper 43.0) | – (paper 28.1) | – (paper 35.8) |" in lines
     assert "|  | MoL | 44.5 ± 0.0 (paper 44.5, Δ +0.0) | 30.5 ± 0.0 (paper 30.5, Δ +0.0) " \
            "| 37.5 ± 0.0 (paper 37.5, Δ +0.0) |" in lines
-    assert "tiny_pair,molsaki,avg,37.50,0.00,3,200,37.5,+0.00" in tables["csv"].splitlines()
+    assert "tiny_pair,molsaki,avg,37.50,0.00,3,,37.5,+0.00" in tables["csv"].splitlines()
 
 
 def test_table2_needs_exactly_one_pair():
@@ -260,9 +263,9 @@ def test_table3_settings_by_rows_and_paper():
            "| 33.3 ± 0.0 (paper 33.3, Δ +0.0) | – (paper 36.4) |" in lines
     assert tables["csv"] == (
         "setting,pair,method,dataset,mean,std,n_seeds,n,paper,delta\n"
-        "unified,tiny_pair,dss,svamp,48.00,0.00,3,200,48.0,+0.00\n"
-        "unified,tiny_pair,dss,avg,38.00,0.00,3,200,38.1,-0.10\n"
-        "hybrid,hybrid_pair,dss,singleeq,33.30,0.00,3,200,33.3,+0.00\n"
+        "unified,tiny_pair,dss,svamp,48.00,0.00,3,,48.0,+0.00\n"
+        "unified,tiny_pair,dss,avg,38.00,0.00,3,,38.1,-0.10\n"
+        "hybrid,hybrid_pair,dss,singleeq,33.30,0.00,3,,33.3,+0.00\n"
     )
 
 

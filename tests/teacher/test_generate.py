@@ -71,6 +71,7 @@ def test_two_phase_summary_counts(fake):
         "dropped": 2,
         "dropped_by_reason": {"no_answer": 1, "wrong_answer": 1},
         "phase1_failures_by_reason": {"wrong_answer": 2, "no_answer": 1},
+        "keywords_removed": {},
     }
 
 
@@ -128,12 +129,18 @@ def test_choice_task_keeps_keywords(monkeypatch):
 
     monkeypatch.setattr(generate, "generate_replies", fake_replies)
     outcome = generate.run_teacher(None, None, examples, BUILTIN_EXEMPLARS["choice"][:1], "choice",
-                                   GenerationSpec(), source="teacher")
+                                   GenerationSpec(num_keywords=(1, 8)), source="teacher")
+    # c0's "bark" is no whole word of its question or rationale ("barks"): removed and counted
     assert [(r.id, r.phase, r.keywords, r.rationale) for r in outcome.kept] == [
-        ("c0", 1, ["dog", "bark"], "A dog barks."),
+        ("c0", 1, ["dog"], "A dog barks."),
         ("c1", 2, ["bark"], "Dogs bark."),
     ]
     assert [(d["id"], d["reason"]) for d in outcome.dropped] == [("c1", "no_keywords")]
+    assert outcome.summary(2)["keywords_removed"] == {"absent_from_text": 1, "beyond_max": 0}
+    # with App. B.2's minimum of 3, neither reply has enough
+    outcome = generate.run_teacher(None, None, examples, BUILTIN_EXEMPLARS["choice"][:1], "choice",
+                                   GenerationSpec(), source="teacher")
+    assert outcome.kept == [] and outcome.summary(2)["dropped_by_reason"] == {"too_few_keywords": 2}
 
 
 @pytest.mark.parametrize("steps", [1, 49, 120, 160, 400, 1000, 4321])
