@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from mold.data.schema import RationaleRecord
+from mold.data.schema import Example, RationaleRecord
 from mold.molsaki.attention import group_matrices, stepwise_maps
 from mold.molsaki.maths import StepSplit, step_and_critical_groups
 
 
-def attention_text(record: RationaleRecord) -> str:
-    """x = question followed by rationale: the same characters for teacher and student (§4)."""
+def attention_text(record: RationaleRecord | Example) -> str:
+    """x = question followed by rationale: the same characters for teacher and student (§3.2), and the text
+    a CSQA keyword must occur in (App. B.2)."""
     return f"{record.question}\n{record.rationale}"
 
 

@@ -11,6 +11,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from mold.config import GenerationSpec
 from mold.console import progress
 from mold.data.schema import Example, RationaleRecord
+from mold.molsaki.targets import attention_text
 from mold.teacher.parse import Dropped, bound_keywords, check_hinted_reply, check_reply
 from mold.teacher.prompts import Exemplar, PromptFormat, render_prompt
 
@@ -87,7 +88,7 @@ def run_teacher(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, exam
             check = check_hinted_reply if phase == 2 else check_reply
             result = check(reply, example.answer, answer_kind, want_keywords, tolerance)
             if want_keywords and not isinstance(result, Dropped):
-                x = f"{example.question}\n{result.rationale}"  # as mold.molsaki.targets.attention_text
+                x = attention_text(example.model_copy(update={"rationale": result.rationale}))
                 result, removed = bound_keywords(result, x, spec.num_keywords, spec.too_few_keywords == "drop")
                 outcome.keywords_removed.update(removed)
             if isinstance(result, Dropped):
