@@ -108,13 +108,8 @@ def evaluate_inputs(cfg: ExperimentConfig, pair: str, task: str, slug: str, seed
 def final_targets(cfg: ExperimentConfig) -> list[Path]:
     """Table 1 always; Table 2 when a pair runs a method only Table 2 shows (the SL ablation); Table 3 when a
     pair is hybrid; each in every variant (evaluation mode x test-set family, mold.reporting.columns)."""
-    tables = [1]
-    if any(get_method(m).tables == {2} for p in cfg.pairs.values() for m in p.methods):
-        tables.append(2)
-    if any(p.setting == "hybrid" for p in cfg.pairs.values()):
-        tables.append(3)
-    from mold.reporting.columns import table_variants
+    from mold.reporting.columns import table_variants, tables_written
     from mold.reporting.figures import figure_file
 
-    stems = [variant.file_stem(t) for variant in table_variants(cfg) for t in tables]
+    stems = [variant.file_stem(t) for variant in table_variants(cfg) for t in tables_written(cfg)]
     return [*(f for stem in stems for f in paths.table_files(cfg, stem)), figure_file(cfg)]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mold.config import EvalMode, ExperimentConfig
+from mold.methods import get_method
 from mold.reporting.tables import PAPER_AVERAGED
 
 TestSets = Literal["full", "paper_subset"]
@@ -51,6 +52,21 @@ def paper_name(cfg: ExperimentConfig, dataset: str) -> str | None:
 def is_paper_subset(cfg: ExperimentConfig, dataset: str) -> bool:
     spec = cfg.datasets[dataset]
     return spec.kind == "real" and spec.paper_subset
+
+
+def single_layer_pairs(cfg: ExperimentConfig) -> list[str]:
+    """Pairs that run a method only Table 2 shows (the SL ablation); Table 2 reports the first."""
+    return [k for k, p in cfg.pairs.items() if any(get_method(m).tables == {2} for m in p.methods)]
+
+
+def hybrid_pairs(cfg: ExperimentConfig) -> list[str]:
+    """Pairs whose rationales and attention come from different teachers; Table 3 reports the first."""
+    return [k for k, p in cfg.pairs.items() if p.setting == "hybrid"]
+
+
+def tables_written(cfg: ExperimentConfig) -> list[int]:
+    """Table 1 always; Table 2 with a single-layer pair; Table 3 with a hybrid pair."""
+    return [1, *([2] if single_layer_pairs(cfg) else []), *([3] if hybrid_pairs(cfg) else [])]
 
 
 def table_variants(cfg: ExperimentConfig) -> list[TableVariant]:

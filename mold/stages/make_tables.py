@@ -10,7 +10,8 @@ from mold import paths
 from mold.config import ExperimentConfig
 from mold.console import log
 from mold.methods import get_method, table_order
-from mold.reporting.columns import TableVariant, averaged_columns, paper_names, table_variants, columns_shown
+from mold.reporting.columns import (TableVariant, averaged_columns, columns_shown, hybrid_pairs, paper_names,
+                                    single_layer_pairs, table_variants)
 from mold.reporting.figures import top_layers_note, write_layer_weights
 from mold.reporting.tables import (EvalRecord, aggregate, dataset_name, load_eval_records, load_paper_numbers, table1, table2,
                                    table3, write_tables)
@@ -50,7 +51,7 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
     write_tables(root / variant.file_stem(1), table1(
         aggregate(records, mode=mode), datasets, methods, _paper_rows(cfg, 1), _note(cfg), unified,
         title=variant.title("Table 1: accuracy (%) of each method on each test set"), paper_names=paper_names(cfg, datasets)))
-    sl_pairs = [k for k, p in cfg.pairs.items() if any(get_method(m).tables == {2} for m in p.methods)]
+    sl_pairs = single_layer_pairs(cfg)
     if sl_pairs:
         pair = sl_pairs[0]
         columns, faithful = averaged_columns(cfg, columns_shown(cfg, _tests(cfg, pair, "number"), variant.test_sets), 2)
@@ -60,7 +61,7 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
         write_tables(root / variant.file_stem(2), table2(
             rows, columns, order, _paper_rows(cfg, 2), note, paper_names=paper_names(cfg, columns),
             title=variant.title("Table 2: single-layer maps (SL teacher→student) vs the mixture of layers (MoL)")))
-    hybrid = [k for k, p in cfg.pairs.items() if p.setting == "hybrid"]
+    hybrid = hybrid_pairs(cfg)
     if hybrid:
         columns, faithful = averaged_columns(cfg, columns_shown(cfg, _tests(cfg, hybrid[0], "number"), variant.test_sets), 3)
         by_setting = {setting: aggregate([r for r in records if r.pair == key], average_over=columns, mode=mode)
