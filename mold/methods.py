@@ -63,8 +63,10 @@ class Method:
 
 
 def _dss(t, spec) -> torch.Tensor:
-    """Distilling step-by-step, Eq. 1: a·L_pre + (1-a)·L_exp."""
-    return spec.alpha * t["pre"] + (1.0 - spec.alpha) * t["exp"]
+    """Distilling step-by-step, Eq. 1 (`mold.training.losses.dss_loss`, imported here: the registry loads without torch)."""
+    from mold.training.losses import dss_loss
+
+    return dss_loss(t["pre"], t["exp"], spec.alpha)
 
 
 METHODS: dict[str, Method] = {}
