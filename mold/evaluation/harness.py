@@ -33,12 +33,6 @@ from mold.io import sha256_file, write_json_atomic, write_jsonl_atomic
 PER_SAMPLE_KEYS = ("records", "lm_eval_samples")
 
 
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def evaluate_model(
     model_dir: Path,
     tests: dict[str, Path],
@@ -58,9 +52,11 @@ def evaluate_model(
     import lm_eval
     from lm_eval.tasks import TaskManager
 
+    from mold.models.factory import default_device
+
     task_dir = Path(work_dir) / "tasks"
     names = dict(zip(tests, write_task_dir(task_dir, tests, answer_kind, cue, spec, mode), strict=True))
-    device = device or default_device()
+    device = device or str(default_device())
     start = time.perf_counter()
     raw = lm_eval.simple_evaluate(
         model="hf",
