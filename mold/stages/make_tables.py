@@ -43,7 +43,7 @@ def _average_note(cfg: ExperimentConfig, columns: list[str], paper_average: bool
     return f"Avg = mean of {', '.join(dataset_name(names.get(d, d)) for d in columns)} per seed ({what})."
 
 
-def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: TableVariant) -> None:
+def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: TableVariant, layers_note: str) -> None:
     mode, root = variant.mode, cfg.root
     datasets = list(dict.fromkeys(d for pair in cfg.pairs for d in columns_shown(cfg, _tests(cfg, pair), variant.test_sets)))
     methods = list(dict.fromkeys(m for p in cfg.pairs.values() for m in p.methods))
@@ -57,7 +57,7 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
         columns, faithful = averaged_columns(cfg, columns_shown(cfg, _tests(cfg, pair, "number"), variant.test_sets), 2)
         rows = aggregate([r for r in records if r.pair == pair], average_over=columns, mode=mode)
         order = table_order([m for m in cfg.pairs[pair].methods if 2 in get_method(m).tables])
-        note = _note(cfg, _average_note(cfg, columns, faithful), top_layers_note(cfg, pair))
+        note = _note(cfg, _average_note(cfg, columns, faithful), layers_note)
         write_tables(root / variant.file_stem(2), table2(
             rows, columns, order, _paper_rows(cfg, 2), note, paper_names=paper_names(cfg, columns),
             title=variant.title("Table 2: single-layer maps (SL teacher→student) vs the mixture of layers (MoL)")))
@@ -78,8 +78,10 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
 def run(cfg: ExperimentConfig) -> None:
     records = load_eval_records(paths.all_eval_files(cfg))
     figure = write_layer_weights(cfg)
+    sl_pairs = single_layer_pairs(cfg)  # Table 2's note: our own top layers, the same in every variant
+    layers_note = top_layers_note(cfg, sl_pairs[0]) if sl_pairs else ""
     for variant in table_variants(cfg):
-        _write_variant(cfg, records, variant)
+        _write_variant(cfg, records, variant, layers_note)
     log(f"tables written under {cfg.root}; layer-weight data in {figure}")
 
 
