@@ -31,7 +31,18 @@ NOT_RESULTS = {"logs", "benchmarks"}
 RECORD_SUFFIXES = (".provenance.json", ".summary.json", ".index.json", "train_log.json")
 
 
+# What fetch_data / fetch_model record (mold.paths.fetch_record, fetched_model_record): where each copy came
+# from (cache, mirror, upstream), which legitimately differs between runs; the bytes are pinned by sha256.
+FETCH_RECORDS = {("data", "sources"): "fetch_data", ("models",): "fetch_model"}
+
+
+def _fetch_stage(rel: PurePosixPath) -> str | None:
+    return next((stage for prefix, stage in FETCH_RECORDS.items() if rel.parts[:len(prefix)] == prefix), None)
+
+
 def stage_of(rel: PurePosixPath) -> str:
+    if (fetch := _fetch_stage(rel)) is not None:
+        return fetch
     return STAGE_OF_FOLDER.get(rel.parts[0], "make_tables") if len(rel.parts) > 1 else "make_tables"
 
 
@@ -41,7 +52,7 @@ def kind_of(rel: PurePosixPath) -> str | None:
         return None
     if "lm_eval" in rel.parts[:-1]:
         return None
-    if rel.name.endswith(RECORD_SUFFIXES) or (rel.parts[0] == "eval" and rel.suffix == ".json"):
+    if rel.name.endswith(RECORD_SUFFIXES) or (rel.parts[0] == "eval" and rel.suffix == ".json") or _fetch_stage(rel):
         return "record"
     return "artefact"
 

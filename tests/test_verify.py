@@ -48,6 +48,8 @@ def make_results(root: Path, **changes: str) -> Path:
     ("eval/p/math/dss/seed0.json", "record", "evaluate_student"),
     ("eval/p/math/dss/seed0.samples.jsonl", "artefact", "evaluate_student"),
     ("table2.tex", "artefact", "make_tables"),
+    ("data/sources/gsm8k.json", "record", "fetch_data"),  # names where the copy came from: differs by run
+    ("models/smollm2.json", "record", "fetch_model"),
     ("logs/x.log", None, None),
     ("runs/p/math/dss/seed0/lm_eval/tasks/math_test.jsonl", None, None),
     ("data/.math_train.jsonl.k2j3.tmp", None, None),
