@@ -96,6 +96,18 @@ def read_json(path: Path | str) -> object:
         raise DataError(path, None, None, f"not UTF-8 text (byte {err.start})") from err
 
 
+def read_json_array(path: Path | str, item_type: type | tuple[type, ...], item: str) -> list:
+    """A JSON file holding an array whose every element is an `item_type` (`item` names one, e.g. "an object");
+    anything else raises DataError naming the file and the element (`#i`)."""
+    data = read_json(path)
+    if not isinstance(data, list):
+        raise DataError(path, None, None, f"expected a JSON array of {item.split(' ', 1)[1]}s, got {type(data).__name__}")
+    for i, element in enumerate(data):
+        if not isinstance(element, item_type):
+            raise DataError(path, f"#{i}", None, f"expected {item}, got {type(element).__name__}")
+    return data
+
+
 def iter_jsonl_dicts(path: Path | str) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) for every non-blank line; a bad line raises DataError."""
     path = Path(path)

@@ -30,7 +30,7 @@ from mold.config import RealDatasetSpec
 from mold.data.answers import answers_match, format_number
 from mold.data.loaders import load_real_dataset, resolve_data_dir
 from mold.data.schema import CHOICE_LETTERS, Example, RationaleRecord
-from mold.io import DataError, iter_jsonl_dicts, read_json
+from mold.io import DataError, iter_jsonl_dicts, read_json_array
 
 PalmDataset = Literal["svamp", "csqa"]
 MARKERS: dict[str, str] = {"svamp": "The answer is", "csqa": "So the answer is"}
@@ -129,13 +129,7 @@ def read_completions(root: Path, dataset: PalmDataset, split: str) -> list[str]:
         raise FileNotFoundError(f"{folder}: no {split}_CoT_*.json files")
     completions: list[str] = []
     for path in paths:
-        items = read_json(path)
-        if not isinstance(items, list):
-            raise DataError(path, None, None, f"expected a JSON array of strings, got {type(items).__name__}")
-        for i, item in enumerate(items):
-            if not isinstance(item, str):
-                raise DataError(path, f"#{i}", None, f"expected a string, got {type(item).__name__}")
-        completions.extend(items)
+        completions.extend(read_json_array(path, str, "a string"))
     return completions
 
 

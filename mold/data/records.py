@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from mold.io import DataError, iter_jsonl_dicts, read_json
+from mold.io import DataError, iter_jsonl_dicts, read_json_array
 
 FileFormat = Literal["json", "jsonl", "csv"]
 SUFFIX_FORMATS: dict[str, FileFormat] = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -42,13 +42,7 @@ def read_file_records(path: Path, fmt: FileFormat | Literal["auto"] = "auto") ->
             where = next(w for w, row in rows if None in row)
             raise DataError(path, where, None, "more cells than the header has names")
         return rows
-    data = read_json(path)
-    if not isinstance(data, list):
-        raise DataError(path, None, None, f"expected a JSON array of objects, got {type(data).__name__}")
-    for i, item in enumerate(data):
-        if not isinstance(item, Mapping):
-            raise DataError(path, f"#{i}", None, f"expected an object, got {type(item).__name__}")
-    return [(f"#{i}", item) for i, item in enumerate(data)]
+    return [(f"#{i}", item) for i, item in enumerate(read_json_array(path, Mapping, "an object"))]
 
 
 def hub_split_rows(repo: str, config: str | None, revision: str, split: str) -> list[dict]:
