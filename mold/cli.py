@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(command: str, err: Exception, code: int) -> int:
+    """An error whose message tells the user what to do: printed without a traceback; the exit code."""
+    print(f"mold {command}: {err}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "verify":
@@ -116,8 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 restore_bundle(cfg, Path(args.bundle))
         except (ValueError, OSError) as err:
-            print(f"mold {args.command}: {err}", file=sys.stderr)
-            return 1
+            return _fail(args.command, err, 1)
         return 0
     stop_on_sigterm()
     global GPU_CLAIM
@@ -131,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stage.run(cfg, **{option: getattr(args, option) for option in options})
     except (ChecksumError, MissingDataError) as err:  # a user's next step, not a bug: no traceback
-        print(f"mold {args.command}: {err}", file=sys.stderr)
-        return 1
+        return _fail(args.command, err, 1)
     except ModelSourceError as err:  # missing / corrupt / unfetchable weights: the message says what to do
-        print(f"mold {args.command}: {err}", file=sys.stderr)
-        return 2
+        return _fail(args.command, err, 2)
     return 0
