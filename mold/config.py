@@ -311,6 +311,32 @@ class EvalSpec(Strict):
         return modes
 
 
+class ComparisonSpec(Strict):
+    """Paired comparisons of methods on the same test items (mold.reporting.comparisons; docs/outputs.md)."""
+
+    methods: tuple[tuple[str, str], ...] = Field(
+        (("dss", "vanilla"), ("molsaki", "dss"), ("molsaki", "mmi")),
+        description="(A, B) method pairs: A's accuracy minus B's, in every teacher→student pair that runs both.")
+    resamples: int = Field(10_000, ge=100, description="Bootstrap resamples of the test items.")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Coverage of the percentile interval.")
+    seed: int = Field(0, description="Seed of the resampling (fixed, so reruns give the same interval).")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, methods: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        from mold.methods import get_method
+
+        for a, b in methods:
+            for name in (a, b):
+                try:
+                    get_method(name)
+                except KeyError as err:
+                    raise ValueError(err.args[0]) from None
+            if a == b:
+                raise ValueError(f"({a}, {b}) compares a method with itself")
+        return methods
+
+
 class Cues(Strict):
     predict: str = Field("predict: ", description="DSS task prefix of the answer task.")
     explain: str = Field("explain: ", description="DSS task prefix of the rationale task.")
@@ -365,6 +391,7 @@ class ExperimentConfig(Strict):
     loss: LossSpec = LossSpec()
     evaluation: EvalSpec = EvalSpec()
     cues: Cues = Cues()
+    comparisons: ComparisonSpec = ComparisonSpec()
     table_note: str = Field("", description="Printed under every table title (e.g. what the numbers can mean).")
     deterministic: bool = Field(True, description="torch deterministic algorithms on.")
     threads: int = Field(1, ge=1, description="torch intra-op threads per job (part of the numbers: reductions split by thread).")

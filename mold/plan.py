@@ -110,6 +110,7 @@ def final_targets(cfg: ExperimentConfig) -> list[Path]:
     pair is hybrid; each in every variant (evaluation mode x test-set family, mold.reporting.columns)."""
     from mold.reporting.columns import table_variants, tables_written
     from mold.reporting.figures import figure_file
+    from mold.reporting.report import report_files
 
     stems = [variant.file_stem(t) for variant in table_variants(cfg) for t in tables_written(cfg)]
-    return [*(f for stem in stems for f in paths.table_files(cfg, stem)), figure_file(cfg)]
+    return [*(f for stem in stems for f in paths.table_files(cfg, stem)), figure_file(cfg), *report_files(cfg)]

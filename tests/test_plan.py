@@ -108,22 +108,25 @@ def test_final_targets_of_mini(mini):
     targets = plan.final_targets(mini)
     names = [p.relative_to("/r/mini").as_posix() for p in targets]
     stems = ("table1", "table2", "table1_explain", "table2_explain")  # both evaluation modes by default
-    assert names == [f"{t}.{ext}" for t in stems for ext in ("md", "csv", "tex")] + ["figures/layer_weights.csv"]
+    assert names == [f"{t}.{ext}" for t in stems for ext in ("md", "csv", "tex")] + [
+        "figures/layer_weights.csv", "report.md", "comparisons.csv", "figures/training_curves.csv"]
 
 
 def test_final_targets_without_sl_or_hybrid_is_table1_only(mini):
     pair = mini.pairs["tiny"].model_copy(update={"methods": ["vanilla", "dss"]})
     predict_only = mini.evaluation.model_copy(update={"modes": ("predict",)})
     cfg = mini.model_copy(update={"pairs": {"tiny": pair}, "evaluation": predict_only})
-    assert [p.name for p in plan.final_targets(cfg)] == ["table1.md", "table1.csv", "table1.tex", "layer_weights.csv"]
+    report = ["report.md", "comparisons.csv", "training_curves.csv"]
+    assert [p.name for p in plan.final_targets(cfg)] == ["table1.md", "table1.csv", "table1.tex", "layer_weights.csv", *report]
     hybrid = cfg.model_copy(update={"pairs": {"tiny": pair.model_copy(update={"setting": "hybrid"})}})
-    assert [p.stem for p in plan.final_targets(hybrid)] == ["table1"] * 3 + ["table3"] * 3 + ["layer_weights"]
+    assert [p.stem for p in plan.final_targets(hybrid)] == ["table1"] * 3 + ["table3"] * 3 + [
+        "layer_weights", "report", "comparisons", "training_curves"]
 
 
 def test_final_targets_of_the_paper_preset_include_paper_subset_tables():
     from mold.config import load_preset
 
-    stems = sorted({p.stem for p in plan.final_targets(load_preset("paper"))} - {"layer_weights"})
+    stems = sorted({p.stem for p in plan.final_targets(load_preset("paper"))} - {"layer_weights", "report", "comparisons", "training_curves"})
     assert stems == sorted(f"table{t}{subset}{mode}" for t in (1, 2, 3) for subset in ("", "_paper_subset")
                            for mode in ("", "_explain"))
 

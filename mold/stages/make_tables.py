@@ -1,4 +1,4 @@
-"""Stage `make_tables`: regenerate the paper's tables and figure data from saved eval results (no model runs).
+"""Stage `make_tables`: regenerate the paper's tables, the run report and figure data from saved results (no model runs).
 
 One set of Tables 1–3 per variant (`mold.reporting.columns.table_variants`): each evaluation mode on the full
 test sets and, where the config has them, on the paper-sized subsets; every title names its variant.
@@ -13,6 +13,7 @@ from mold.methods import get_method, table_order
 from mold.reporting.columns import (TableVariant, averaged_columns, columns_shown, hybrid_pairs, paper_names,
                                     single_layer_pairs, table_variants)
 from mold.reporting.figures import top_layers_note, write_layer_weights
+from mold.reporting.report import write_report
 from mold.reporting.tables import (EvalRecord, aggregate, dataset_name, load_eval_records, load_paper_numbers, table1, table2,
                                    table3, write_tables)
 
@@ -82,7 +83,8 @@ def run(cfg: ExperimentConfig) -> None:
     layers_note = top_layers_note(cfg, sl_pairs[0]) if sl_pairs else ""
     for variant in table_variants(cfg):
         _write_variant(cfg, records, variant, layers_note)
-    log(f"tables written under {cfg.root}; layer-weight data in {figure}")
+    report = write_report(cfg)[0]
+    log(f"tables written under {cfg.root}; run report (yields, losses, paired comparisons) {report}; layer-weight data in {figure}")
 
 
 def _unified_twin(cfg: ExperimentConfig, hybrid_pair: str) -> str:
