@@ -63,10 +63,15 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
 
 
+def _phases(row: dict) -> list[str]:
+    """Kept per phase; '—' for a source without phases (the PaLM rationales are read, not generated)."""
+    phases = [row.get("kept_phase1", 0), row.get("kept_phase2", 0)]
+    return ["—", "—"] if row["kept"] and not any(phases) else [str(k) for k in phases]
+
+
 def _yields_md(rows: list[dict]) -> str:
     body = [[r["source"], r["task"], str(r["total"]), f"{r['kept']} ({100 * r['kept'] / r['total']:.0f} %)" if r["total"] else "0",
-             str(r.get("kept_phase1", "")), str(r.get("kept_phase2", "")),
-             ", ".join(f"{k} {v}" for k, v in sorted(r["dropped_by_reason"].items())) or "none"] for r in rows]
+             *_phases(r), ", ".join(f"{k} {v}" for k, v in sorted(r["dropped_by_reason"].items())) or "none"] for r in rows]
     return _table(["source", "task", "problems", "kept", "phase 1", "phase 2", "dropped (final reason)"], body)
 
 
