@@ -69,22 +69,36 @@ def tables_written(cfg: ExperimentConfig) -> list[int]:
     return [1, *([2] if single_layer_pairs(cfg) else []), *([3] if hybrid_pairs(cfg) else [])]
 
 
+def _twinned_subsets(cfg: ExperimentConfig, tests: Sequence[str]) -> dict[str, str]:
+    """Benchmark name -> its paper-sized subset, for the subsets whose full set is among `tests` too."""
+    full = {paper_name(cfg, d) for d in tests if not is_paper_subset(cfg, d)}
+    return {name: d for d in tests if is_paper_subset(cfg, d) and (name := paper_name(cfg, d)) in full}
+
+
 def table_variants(cfg: ExperimentConfig) -> list[TableVariant]:
-    """Every evaluation mode on the full test sets, then on the paper subsets when the config has any."""
+    """Every evaluation mode on the full test sets, then on the paper subsets when some subset has its full set
+    beside it (a benchmark configured only as its subset is in the full tables already)."""
     families: list[TestSets] = ["full"]
-    if any(is_paper_subset(cfg, d) for t in cfg.tasks.values() for d in t.tests):
+    if any(_twinned_subsets(cfg, t.tests) for t in cfg.tasks.values()):
         families.append("paper_subset")
     return [TableVariant(mode, family) for family in families for mode in cfg.evaluation.modes]
 
 
 def columns_shown(cfg: ExperimentConfig, tests: Sequence[str], test_sets: TestSets) -> list[str]:
     """The test sets a table shows: the full ones, or each replaced by its paper-sized subset (same benchmark) where
-    the config has one; benchmarks the paper used whole (SVAMP, CSQA) stay as they are."""
-    full = [d for d in tests if not is_paper_subset(cfg, d)]
+    the config has one; benchmarks the paper used whole (SVAMP, CSQA) stay as they are. A subset whose full set is
+    not configured (e.g. only ASDiv-A's 406 problems) is shown in both."""
+    twinned = _twinned_subsets(cfg, tests)
+    full = [d for d in tests if d not in twinned.values()]
     if test_sets == "full":
         return full
-    subsets = {paper_name(cfg, d): d for d in tests if is_paper_subset(cfg, d)}
-    return [subsets.get(paper_name(cfg, d), d) if paper_name(cfg, d) else d for d in full]
+    return [twinned.get(paper_name(cfg, d), d) if paper_name(cfg, d) and not is_paper_subset(cfg, d) else d for d in full]
+
+
+def lone_subsets(cfg: ExperimentConfig, columns: Sequence[str], tests: Sequence[str]) -> list[str]:
+    """The columns that are a paper-sized subset with no full set configured (named in the full tables' note)."""
+    twinned = set(_twinned_subsets(cfg, tests).values())
+    return [d for d in columns if is_paper_subset(cfg, d) and d not in twinned]
 
 
 def paper_names(cfg: ExperimentConfig, columns: Sequence[str]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from mold import paths
 from mold.config import ExperimentConfig
 from mold.console import log
 from mold.methods import get_method, table_order
-from mold.reporting.columns import (TableVariant, averaged_columns, columns_shown, hybrid_pairs, paper_names,
+from mold.reporting.columns import (TableVariant, averaged_columns, columns_shown, hybrid_pairs, lone_subsets, paper_names,
                                     single_layer_pairs, table_variants)
 from mold.reporting.figures import top_layers_note, write_layer_weights
 from mold.reporting.report import write_report
@@ -34,6 +34,14 @@ def _setup_note(cfg: ExperimentConfig) -> str:
             f"explain targets {'end with' if cfg.cues.answer_in_explain else 'omit'} 'The answer is X'.")
 
 
+def _subset_note(cfg: ExperimentConfig, columns: list[str], pairs) -> str:
+    """Names the columns that are a paper-sized subset with no full set configured (columns.lone_subsets)."""
+    lone = lone_subsets(cfg, columns, [d for pair in pairs for d in _tests(cfg, pair)])
+    names = paper_names(cfg, lone)
+    return (f"{', '.join(dataset_name(names[d]) for d in lone)}: the paper-sized subset (paper Table 4), "
+            "the only one configured." if lone else "")
+
+
 def _note(cfg: ExperimentConfig, *extra: str) -> str:
     return " ".join(text for text in (cfg.table_note, _setup_note(cfg), *extra) if text)
 
@@ -50,7 +58,7 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
     methods = list(dict.fromkeys(m for p in cfg.pairs.values() for m in p.methods))
     unified = [k for k, p in cfg.pairs.items() if p.setting == "unified"]
     write_tables(root / variant.file_stem(1), table1(
-        aggregate(records, mode=mode), datasets, methods, _paper_rows(cfg, 1), _note(cfg), unified,
+        aggregate(records, mode=mode), datasets, methods, _paper_rows(cfg, 1), _note(cfg, _subset_note(cfg, datasets, cfg.pairs)), unified,
         title=variant.title("Table 1: accuracy (%) of each method on each test set"), paper_names=paper_names(cfg, datasets)))
     sl_pairs = single_layer_pairs(cfg)
     if sl_pairs:
@@ -58,7 +66,7 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
         columns, faithful = averaged_columns(cfg, columns_shown(cfg, _tests(cfg, pair, "number"), variant.test_sets), 2)
         rows = aggregate([r for r in records if r.pair == pair], average_over=columns, mode=mode)
         order = table_order([m for m in cfg.pairs[pair].methods if 2 in get_method(m).tables])
-        note = _note(cfg, _average_note(cfg, columns, faithful), layers_note)
+        note = _note(cfg, _average_note(cfg, columns, faithful), _subset_note(cfg, columns, [pair]), layers_note)
         write_tables(root / variant.file_stem(2), table2(
             rows, columns, order, _paper_rows(cfg, 2), note, paper_names=paper_names(cfg, columns),
             title=variant.title("Table 2: single-layer maps (SL teacher→student) vs the mixture of layers (MoL)")))
@@ -70,7 +78,7 @@ def _write_variant(cfg: ExperimentConfig, records: list[EvalRecord], variant: Ta
         order = table_order([m for m in cfg.pairs[hybrid[0]].methods if 3 in get_method(m).tables])
         palm = {"all": "all PaLM-540B rationales with the gold answers (DSS)",
                 "correct": "only PaLM-540B rationales whose answer is correct"}[cfg.generation.palm_rationales]
-        note = _note(cfg, _average_note(cfg, columns, faithful), f"Hybrid training data: {palm}.")
+        note = _note(cfg, _average_note(cfg, columns, faithful), _subset_note(cfg, columns, hybrid[:1]), f"Hybrid training data: {palm}.")
         write_tables(root / variant.file_stem(3), table3(
             by_setting, columns, order, _paper_rows(cfg, 3), note, paper_names=paper_names(cfg, columns),
             title=variant.title("Table 3: rationale source (unified vs hybrid) × method")))

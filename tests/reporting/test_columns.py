@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from mold.config import load_preset
-from mold.reporting.columns import TableVariant, averaged_columns, paper_names, table_variants, columns_shown
+from mold.reporting.columns import (TableVariant, averaged_columns, columns_shown, lone_subsets, paper_names,
+                                    table_variants)
 from mold.reporting.tables import EvalRecord, aggregate, load_paper_numbers, table1, table2, table3
 
 PAIR = "llama3-8b_gpt2-medium"
@@ -38,6 +39,15 @@ def test_full_and_subset_columns(paper):
     assert subset == ["svamp", "singleeq_subset", "asdiv_subset", "gsm8k_subset"]
     assert paper_names(paper, subset) == {"svamp": "svamp", "singleeq_subset": "singleeq", "asdiv_subset": "asdiv",
                                           "gsm8k_subset": "gsm8k"}
+
+
+def test_a_subset_without_its_full_set_is_shown_in_the_full_tables():
+    real = load_preset("real-small")  # ASDiv only as the paper's 406-problem ASDiv-A subset
+    tests = real.tasks["math"].tests
+    assert [(v.mode, v.test_sets) for v in table_variants(real)] == [("predict", "full")]  # a subset family would repeat it
+    assert columns_shown(real, tests, "full") == columns_shown(real, tests, "paper_subset") == ["svamp", "singleeq", "asdiv", "gsm8k"]
+    assert lone_subsets(real, ["svamp", "asdiv"], tests) == ["asdiv"]
+    assert averaged_columns(real, columns_shown(real, tests, "full"), 3) == (["svamp", "singleeq", "asdiv"], True)
 
 
 def test_tables_2_and_3_average_the_papers_columns_only(paper):
