@@ -92,13 +92,16 @@ def _comparisons_md(cfg: ExperimentConfig, rows: list[dict]) -> str:
         body = [[r["pair"], r["task"], dataset_name(r["dataset"]), f"{get_method(r['method_a']).label} − {get_method(r['method_b']).label}",
                  str(r["n"]), f"{r['accuracy_a']:.1f}", f"{r['accuracy_b']:.1f}", f"{r['difference']:+.1f}",
                  f"[{r['low']:+.1f}, {r['high']:+.1f}]" + (" *" if r["low"] > 0 or r["high"] < 0 else ""),
-                 str(r["a_only"]), str(r["b_only"])] for r in rows if r["mode"] == mode]
+                 str(r["a_only"]), str(r["b_only"]), f"{r['sign_test_p']:.3g}"] for r in rows if r["mode"] == mode]
         parts.append(f"### {mode} mode\n\n" + _table(
-            ["pair", "task", "test set", "A − B", "n", "A %", "B %", "A − B (points)", "95 % interval", "only A", "only B"], body))
+            ["pair", "task", "test set", "A − B", "n", "A %", "B %", "A − B (points)", "95 % interval", "only A", "only B",
+             "sign test p"], body))
     spec = cfg.comparisons
     return ("\n\n".join(parts) + f"\n\nPaired percentile bootstrap over test items ({spec.resamples} resamples, seed {spec.seed}, "
             f"{spec.confidence:.0%} interval), {len(cfg.seeds)} seed(s); * marks an interval that excludes 0. "
-            "Only A / only B: (item, seed) cells one method got right and the other wrong.")
+            "Only A / only B: (item, seed) cells one method got right and the other wrong. Sign test: exact, two-sided, "
+            "over the items whose scores differ (McNemar with one seed); with few such items the bootstrap interval is too "
+            "narrow, so read the two together.")
 
 
 def write_report(cfg: ExperimentConfig) -> list[Path]:

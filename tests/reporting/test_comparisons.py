@@ -10,7 +10,7 @@ import pytest
 from mold import paths
 from mold.config import ConfigError, load_config, load_preset, preset_path
 from mold.io import DataError
-from mold.reporting.comparisons import comparison_rows, item_scores, paired_bootstrap, samples_file
+from mold.reporting.comparisons import comparison_rows, item_scores, paired_bootstrap, samples_file, sign_test
 from mold.reporting.report import write_report
 
 
@@ -45,6 +45,20 @@ def test_seeds_are_paired_and_averaged_not_resampled():
     assert result.difference == pytest.approx(100 / 6)
     assert (result.low, result.high) == (-50.0, 50.0)
     assert (result.a_only, result.b_only) == (2, 1)  # cells (item 0, seed 0), (item 1, seed 1); (item 2, seed 1)
+
+
+@pytest.mark.parametrize("wins, losses, p", [
+    (4, 0, 0.125),                # 2 x (1/2)^4
+    (14, 1, 2 * (1 + 15) / 2**15),  # 2 x (C(15,0) + C(15,1)) / 2^15
+    (5, 4, 1.0), (0, 0, 1.0), (1, 0, 1.0),
+])
+def test_sign_test_hand_computed(wins, losses, p):
+    assert sign_test(wins, losses) == p == sign_test(losses, wins)
+
+
+def test_four_lone_wins_are_outside_the_bootstrap_interval_but_not_significant():
+    result = paired_bootstrap([1] * 4 + [0] * 96, [0] * 100)
+    assert result.low > 0 and result.sign_test_p == 0.125
 
 
 def test_resampling_is_seeded():
