@@ -311,6 +311,16 @@ class EvalSpec(Strict):
         return modes
 
 
+def _check_method(name: str) -> None:
+    """A registered method name (mold.methods), or the registry's message as a validation error."""
+    from mold.methods import get_method
+
+    try:
+        get_method(name)
+    except KeyError as err:
+        raise ValueError(err.args[0]) from None
+
+
 class ComparisonSpec(Strict):
     """Paired comparisons of methods on the same test items (mold.reporting.comparisons; docs/outputs.md)."""
 
@@ -324,14 +334,9 @@ class ComparisonSpec(Strict):
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, methods: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-        from mold.methods import get_method
-
         for a, b in methods:
-            for name in (a, b):
-                try:
-                    get_method(name)
-                except KeyError as err:
-                    raise ValueError(err.args[0]) from None
+            _check_method(a)
+            _check_method(b)
             if a == b:
                 raise ValueError(f"({a}, {b}) compares a method with itself")
         return methods
@@ -360,13 +365,8 @@ class PairSpec(Strict):
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, methods: list[str]) -> list[str]:
-        from mold.methods import get_method
-
         for name in methods:
-            try:
-                get_method(name)
-            except KeyError as err:
-                raise ValueError(err.args[0]) from None
+            _check_method(name)
         if len(set(methods)) != len(methods):
             raise ValueError("methods repeat")
         return methods

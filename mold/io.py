@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -70,6 +72,15 @@ def write_verified(stream: BinaryIO, path: Path | str, sha256: str, mode: int | 
 def write_text_atomic(path: Path | str, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_csv_atomic(path: Path | str, columns: Sequence[str], rows: Iterable[Mapping]) -> None:
+    """A CSV file with a header of `columns` and one line per row (a mapping column -> value), atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())
 
 
 def write_json_atomic(path: Path | str, obj: object) -> None:

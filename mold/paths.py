@@ -57,8 +57,18 @@ def final_model_dir(cfg: ExperimentConfig, pair: str, task: str, method: str, se
     return run_dir(cfg, pair, task, method, seed) / "final"
 
 
+def train_log(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
+    """Losses per logged step (history), data statistics and provenance of one distillation run."""
+    return run_dir(cfg, pair, task, method, seed) / "train_log.json"
+
+
 def eval_file(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
     return cfg.root / "eval" / pair / task / get_method(method).slug / f"seed{seed}.json"
+
+
+def eval_samples_file(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
+    """Every scored test item of one run, a line each (mold.evaluation.harness.save_eval)."""
+    return eval_file(cfg, pair, task, method, seed).with_suffix(".samples.jsonl")
 
 
 def table_files(cfg: ExperimentConfig, table: str) -> list[Path]:

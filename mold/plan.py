@@ -95,14 +95,10 @@ def distill_inputs(cfg: ExperimentConfig, pair: str, task: str, slug: str) -> li
     return needs
 
 
-def train_log(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
-    return paths.run_dir(cfg, pair, task, method, seed) / "train_log.json"
-
-
 def evaluate_inputs(cfg: ExperimentConfig, pair: str, task: str, slug: str, seed: int) -> list[Path]:
     method = method_from_slug(cfg, pair, slug)
     tests = [paths.dataset_file(cfg, d) for d in cfg.tasks[task].tests]
-    return [train_log(cfg, pair, task, method, seed), *tests]
+    return [paths.train_log(cfg, pair, task, method, seed), *tests]
 
 
 def final_targets(cfg: ExperimentConfig) -> list[Path]:

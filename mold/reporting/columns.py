@@ -92,7 +92,7 @@ def columns_shown(cfg: ExperimentConfig, tests: Sequence[str], test_sets: TestSe
     full = [d for d in tests if d not in twinned.values()]
     if test_sets == "full":
         return full
-    return [twinned.get(paper_name(cfg, d), d) if paper_name(cfg, d) and not is_paper_subset(cfg, d) else d for d in full]
+    return [twinned.get(paper_name(cfg, d), d) for d in full]
 
 
 def lone_subsets(cfg: ExperimentConfig, columns: Sequence[str], tests: Sequence[str]) -> list[str]:

@@ -17,7 +17,7 @@ Differences are sums of integers (correct counts), so every figure is exact and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from math import comb
@@ -89,10 +89,6 @@ class _Sample(BaseModel):
     correct: bool
 
 
-def samples_file(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> Path:
-    return paths.eval_file(cfg, pair, task, method, seed).with_suffix(".samples.jsonl")
-
-
 def item_scores(path: Path) -> dict[tuple[str, str], dict[str | int, bool]]:
     """{(mode, dataset): {item id: correct}} of one samples file; a repeated item raises DataError."""
     scores: dict[tuple[str, str], dict[str | int, bool]] = {}
@@ -116,6 +112,16 @@ def _verdicts(scores_of, files: Sequence[Path], key: tuple[str, str],
     return order, [[scores[i] for scores in per_seed] for i in order]
 
 
+def _cases(cfg: ExperimentConfig) -> Iterator[tuple[str, str, str, str, str, str]]:
+    """(mode, pair, task, test set, A, B) for every configured (A, B) a pair runs."""
+    for mode in cfg.evaluation.modes:
+        for pair_key, pair in cfg.pairs.items():
+            for method_a, method_b in (c for c in cfg.comparisons.methods if set(c) <= set(pair.methods)):
+                for task in pair.tasks:
+                    for dataset in cfg.tasks[task].tests:
+                        yield mode, pair_key, task, dataset, method_a, method_b
+
+
 def comparison_rows(cfg: ExperimentConfig) -> list[dict]:
     """One row (CSV_COLUMNS) per evaluation mode, pair, task, test set and configured (A, B) the pair runs."""
     spec, rows, read = cfg.comparisons, [], {}
@@ -125,20 +131,13 @@ def comparison_rows(cfg: ExperimentConfig) -> list[dict]:
             read[path] = item_scores(path)
         return read[path]
 
-    for mode in cfg.evaluation.modes:
-        for pair_key, pair in cfg.pairs.items():
-            for method_a, method_b in (c for c in spec.methods if set(c) <= set(pair.methods)):
-                for task in pair.tasks:
-                    for dataset in cfg.tasks[task].tests:
-                        key = (mode, dataset)
-                        files_a = [samples_file(cfg, pair_key, task, method_a, s) for s in cfg.seeds]
-                        files_b = [samples_file(cfg, pair_key, task, method_b, s) for s in cfg.seeds]
-                        ids, a = _verdicts(scores_of, files_a, key, None)
-                        _, b = _verdicts(scores_of, files_b, key, ids)
-                        if not ids:
-                            continue
-                        result = paired_bootstrap(a, b, spec.resamples, spec.confidence, spec.seed)
-                        rows.append({"mode": mode, "pair": pair_key, "task": task, "dataset": dataset,
-                                     "method_a": method_a, "method_b": method_b, "seeds": len(cfg.seeds),
-                                     **{k: round(getattr(result, k), 4) for k in CSV_COLUMNS[7:]}})
+    for mode, pair, task, dataset, method_a, method_b in _cases(cfg):
+        files_a, files_b = ([paths.eval_samples_file(cfg, pair, task, m, s) for s in cfg.seeds] for m in (method_a, method_b))
+        ids, a = _verdicts(scores_of, files_a, (mode, dataset), None)
+        _, b = _verdicts(scores_of, files_b, (mode, dataset), ids)
+        if not ids:
+            continue
+        result = paired_bootstrap(a, b, spec.resamples, spec.confidence, spec.seed)
+        rows.append({"mode": mode, "pair": pair, "task": task, "dataset": dataset, "method_a": method_a,
+                     "method_b": method_b, "seeds": len(cfg.seeds), **{k: round(getattr(result, k), 4) for k in CSV_COLUMNS[7:]}})
     return rows

@@ -9,14 +9,12 @@ teacher layer (§3.3, App. E), and the students' learned router weights p_s, as 
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from mold import paths
 from mold.config import ExperimentConfig
 from mold.methods import get_method
-from mold.io import read_json, write_text_atomic
+from mold.io import read_json, write_csv_atomic
 
 COLUMNS = ("who", "model", "pair", "task", "seed", "layer", "quantity", "value")
 
@@ -48,7 +46,7 @@ def student_rows(cfg: ExperimentConfig) -> list[dict]:
     for key, pair in cfg.pairs.items():
         for method in (m for m in pair.methods if get_method(m).uses_router):
             for task, seed in ((t, s) for t in pair.tasks for s in cfg.seeds):
-                history = read_json(paths.run_dir(cfg, key, task, method, seed) / "train_log.json")["history"]
+                history = read_json(paths.train_log(cfg, key, task, method, seed))["history"]
                 last = next((h for h in reversed(history) if any(k.startswith("p_s/") for k in h)), {})
                 for name, value in sorted(((k, v) for k, v in last.items() if k.startswith("p_s/")), key=lambda kv: int(kv[0][4:])):
                     rows.append({"who": "student", "model": pair.student, "pair": key, "task": task, "seed": seed,
@@ -57,12 +55,8 @@ def student_rows(cfg: ExperimentConfig) -> list[dict]:
 
 
 def write_layer_weights(cfg: ExperimentConfig) -> Path:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows([*teacher_rows(cfg), *student_rows(cfg)])
     out = figure_file(cfg)
-    write_text_atomic(out, buffer.getvalue())  # creates figures/ as needed
+    write_csv_atomic(out, COLUMNS, [*teacher_rows(cfg), *student_rows(cfg)])  # creates figures/ as needed
     return out
 
 

@@ -8,13 +8,11 @@ how each run's losses moved, and the paired comparisons of methods on the same t
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from mold import paths
 from mold.config import ExperimentConfig
-from mold.io import read_json, write_text_atomic
+from mold.io import read_json, write_csv_atomic, write_text_atomic
 from mold.methods import get_method
 from mold.reporting.comparisons import CSV_COLUMNS, comparison_rows
 from mold.reporting.tables import dataset_name
@@ -34,28 +32,17 @@ def yield_rows(cfg: ExperimentConfig) -> list[dict]:
             for source, task in sources]
 
 
-def _histories(cfg: ExperimentConfig):
-    for key, pair in cfg.pairs.items():
-        for task in pair.tasks:
-            for method in pair.methods:
-                for seed in cfg.seeds:
-                    log = read_json(paths.run_dir(cfg, key, task, method, seed) / "train_log.json")
-                    yield key, task, method, seed, log["history"]
+def histories(cfg: ExperimentConfig) -> list[tuple[str, str, str, int, list[dict]]]:
+    """(pair, task, method, seed, logged history) of every distillation run, read once."""
+    return [(key, task, method, seed, read_json(paths.train_log(cfg, key, task, method, seed))["history"])
+            for key, pair in cfg.pairs.items() for task in pair.tasks for method in pair.methods for seed in cfg.seeds]
 
 
-def curve_rows(cfg: ExperimentConfig) -> list[dict]:
+def curve_rows(runs: list[tuple[str, str, str, int, list[dict]]]) -> list[dict]:
     """Every logged value but the router weights (those are in figures/layer_weights.csv)."""
     return [{"pair": key, "task": task, "method": method, "seed": seed, "step": entry["step"], "quantity": name, "value": value}
-            for key, task, method, seed, history in _histories(cfg) for entry in history
+            for key, task, method, seed, history in runs for entry in history
             for name, value in entry.items() if name != "step" and not name.startswith("p_s/")]
-
-
-def _csv(columns, rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -75,9 +62,9 @@ def _yields_md(rows: list[dict]) -> str:
     return _table(["source", "task", "problems", "kept", "phase 1", "phase 2", "dropped (final reason)"], body)
 
 
-def _training_md(cfg: ExperimentConfig) -> str:
+def _training_md(runs: list[tuple[str, str, str, int, list[dict]]]) -> str:
     body = []
-    for key, task, method, seed, history in _histories(cfg):
+    for key, task, method, seed, history in runs:
         first, last = history[0], history[-1]
         cells = [f"{first[t]:.3f} → {last[t]:.3f}" if t in last else "" for t in LOSS_TERMS]
         body.append([key, task, get_method(method).label, str(seed), f"{first['step']} → {last['step']}", *cells])
@@ -105,13 +92,13 @@ def _comparisons_md(cfg: ExperimentConfig, rows: list[dict]) -> str:
 
 
 def write_report(cfg: ExperimentConfig) -> list[Path]:
-    comparisons = comparison_rows(cfg)
+    comparisons, runs = comparison_rows(cfg), histories(cfg)
     report, table, curves = report_files(cfg)
     sections = [f"# Run report: {cfg.name}", cfg.table_note,
                 "## Rationales kept (teacher yield)", _yields_md(yield_rows(cfg)),
-                "## Training: first and last logged value of each loss term", _training_md(cfg),
+                "## Training: first and last logged value of each loss term", _training_md(runs),
                 "## Paired comparisons: accuracy of A minus B on the same test items", _comparisons_md(cfg, comparisons)]
     write_text_atomic(report, "\n\n".join(s for s in sections if s) + "\n")
-    write_text_atomic(table, _csv(CSV_COLUMNS, comparisons))
-    write_text_atomic(curves, _csv(CURVE_COLUMNS, curve_rows(cfg)))
+    write_csv_atomic(table, CSV_COLUMNS, comparisons)
+    write_csv_atomic(curves, CURVE_COLUMNS, curve_rows(runs))
     return [report, table, curves]

@@ -47,7 +47,7 @@ def run(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> 
                "loss": cfg.loss.model_dump(mode="json"),  # router variant, step split, taus of this run
                "precision": resolve_precision(training.precision, device),
                "provenance": provenance(cfg, seed=seed, student=cfg.models[pair.student].model_dump(mode="json"))}
-    write_json_atomic(run_dir / "train_log.json", summary)
+    write_json_atomic(paths.train_log(cfg, pair_key, task_key, method_name, seed), summary)
     clear_checkpoints(run_dir)
     log(f"{method.label} {task_key} seed {seed}: final loss {history[-1]['loss']:.4f}")
     return summary

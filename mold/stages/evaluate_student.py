@@ -30,7 +30,7 @@ def run(cfg: ExperimentConfig, pair: str, task: str, method: str, seed: int) -> 
     out = paths.eval_file(cfg, pair, task_key, method, seed)
     record = {"pair": pair, "pair_label": cfg.pairs[pair].label, "task": task_key, "method": method, "seed": seed,
               "scores": scores, "provenance": provenance(cfg, list(tests.values()), seed=seed)}
-    save_eval(record, results, out, out.with_suffix(".samples.jsonl"))
+    save_eval(record, results, out, paths.eval_samples_file(cfg, pair, task_key, method, seed))
     for mode, by_dataset in scores.items():
         log(f"{method} {task_key} seed {seed} {mode}: " + ", ".join(f"{d} {s['acc']:.3f}" for d, s in by_dataset.items()))
     return record

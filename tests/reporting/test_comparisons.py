@@ -10,7 +10,7 @@ import pytest
 from mold import paths
 from mold.config import ConfigError, load_config, load_preset, preset_path
 from mold.io import DataError
-from mold.reporting.comparisons import comparison_rows, item_scores, paired_bootstrap, samples_file, sign_test
+from mold.reporting.comparisons import comparison_rows, item_scores, paired_bootstrap, sign_test
 from mold.reporting.report import write_report
 
 
@@ -96,7 +96,7 @@ def _fake_run(cfg, verdicts: dict[str, list[bool]]):
         for task in pair.tasks:
             lines = [_sample(mode, ds, f"q{i}", ok) for mode in cfg.evaluation.modes for ds in cfg.tasks[task].tests
                      for i, ok in enumerate(correct)]
-            path = samples_file(cfg, "tiny", task, method, 0)
+            path = paths.eval_samples_file(cfg, "tiny", task, method, 0)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(lines) + "\n")
             run = paths.run_dir(cfg, "tiny", task, method, 0)
