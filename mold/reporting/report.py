@@ -19,6 +19,7 @@ from mold.reporting.tables import dataset_name
 
 CURVE_COLUMNS = ("pair", "task", "method", "seed", "step", "quantity", "value")
 LOSS_TERMS = ("loss", "L_pre", "L_exp", "L_att")
+Run = tuple[str, str, str, int, list[dict]]  # pair, task, method, seed, logged history
 
 
 def report_files(cfg: ExperimentConfig) -> list[Path]:
@@ -32,13 +33,13 @@ def yield_rows(cfg: ExperimentConfig) -> list[dict]:
             for source, task in sources]
 
 
-def histories(cfg: ExperimentConfig) -> list[tuple[str, str, str, int, list[dict]]]:
-    """(pair, task, method, seed, logged history) of every distillation run, read once."""
+def histories(cfg: ExperimentConfig) -> list[Run]:
+    """Every distillation run with its logged history, read once."""
     return [(key, task, method, seed, read_json(paths.train_log(cfg, key, task, method, seed))["history"])
             for key, pair in cfg.pairs.items() for task in pair.tasks for method in pair.methods for seed in cfg.seeds]
 
 
-def curve_rows(runs: list[tuple[str, str, str, int, list[dict]]]) -> list[dict]:
+def curve_rows(runs: list[Run]) -> list[dict]:
     """Every logged value but the router weights (those are in figures/layer_weights.csv)."""
     return [{"pair": key, "task": task, "method": method, "seed": seed, "step": entry["step"], "quantity": name, "value": value}
             for key, task, method, seed, history in runs for entry in history
@@ -62,7 +63,7 @@ def _yields_md(rows: list[dict]) -> str:
     return _table(["source", "task", "problems", "kept", "phase 1", "phase 2", "dropped (final reason)"], body)
 
 
-def _training_md(runs: list[tuple[str, str, str, int, list[dict]]]) -> str:
+def _training_md(runs: list[Run]) -> str:
     body = []
     for key, task, method, seed, history in runs:
         first, last = history[0], history[-1]
